@@ -1,0 +1,85 @@
+"""Load a :class:`ModelRef` as a sequence classification (or regression) model and its tokenizer.
+
+Every model gets its head from ``AutoModelForSequenceClassification``; the head is
+the only new part of a pretrained model and is initialised from ``seed``, so two
+trials with the same seed start from the same weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import transformers
+from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PretrainedConfig,
+                          PreTrainedModel, PreTrainedTokenizerBase)
+
+from raydim.errors import RaydimError
+from raydim.models.registry import RANDOM_INIT, ModelRef
+
+
+@contextlib.contextmanager
+def _hub_errors(ref: ModelRef, what: str) -> Iterator[None]:
+    """Turn "cannot reach the hub / not cached / no such repo" into one actionable line."""
+    try:
+        yield
+    except OSError as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        where = f"{ref.source}@{ref.revision}" if ref.revision else ref.source
+        raise RaydimError(
+            f"cannot load the {what} of model {where!r} ({reason}); when offline (HF_HUB_OFFLINE=1) pass a local "
+            f"directory with --model DIR, or use the packaged default --model minilm-l6"
+        ) from None
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence the expected "classifier weights newly initialised" report and progress bar of every load."""
+    level, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(level)
+        if bars:
+            transformers.logging.enable_progress_bar()
+
+
+def load_config(ref: ModelRef, num_labels: int = 2) -> PretrainedConfig:
+    """The architecture, with a head of ``num_labels`` outputs (1 means regression)."""
+    head = dict(num_labels=num_labels, problem_type="regression" if num_labels == 1 else "single_label_classification")
+    shipped = ref.shipped_config
+    if ref.random_init and shipped is not None:
+        return AutoConfig.from_pretrained(str(shipped), **head)  # no network needed
+    with _hub_errors(ref, "config"):
+        return AutoConfig.from_pretrained(ref.source, revision=ref.revision, **head)
+
+
+def load_model(ref: ModelRef, num_labels: int = 2, seed: int = 0) -> PreTrainedModel:
+    """Pretrained weights (new head drawn from ``seed``), or the whole model drawn from ``seed`` if random-init."""
+    config = load_config(ref, num_labels)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if ref.random_init:
+            return AutoModelForSequenceClassification.from_config(config)
+        with _hub_errors(ref, "weights"), _quiet_transformers():
+            # a checkpoint fine-tuned with another head width gets a fresh head, as a new task needs
+            return AutoModelForSequenceClassification.from_pretrained(ref.source, revision=ref.revision, config=config,
+                                                                      ignore_mismatched_sizes=True)
+
+
+def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
+    """The pretrained tokenizer; a random-init model shares its pretrained twin's vocabulary."""
+    with _hub_errors(ref, "tokenizer"):
+        return AutoTokenizer.from_pretrained(ref.source, revision=None if ref.random_init else ref.revision)
+
+
+def count_parameters(ref: ModelRef, num_labels: int = 2) -> int:
+    """D, the number of trainable parameters with a ``num_labels`` head, without allocating any weights."""
+    # the architecture is the same at every checkpoint; random-init reads a shipped config when there is one
+    config = load_config(ref.with_checkpoint(RANDOM_INIT), num_labels)
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,29 @@
+"""Shared fixtures: offline hub, a private tokenisation cache, and the real GLUE folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+GLUE_DIR = Path(os.environ.get("RAYDIM_TEST_GLUE_DIR", REPO.parent / "shared" / "data" / "glue"))
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the user's ~/.cache/raydim, nor inherit their data dir."""
+    monkeypatch.setenv("RAYDIM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "raydim-cache"))
+    monkeypatch.delenv("RAYDIM_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def glue_dir() -> Path:
+    """The real GLUE TSV folder (MRPC), beside the checkout as in CI."""
+    if not (GLUE_DIR / "MRPC" / "train.tsv").is_file():
+        pytest.skip(f"GLUE data not found at {GLUE_DIR} (set RAYDIM_TEST_GLUE_DIR)")
+    return GLUE_DIR

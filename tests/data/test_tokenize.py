@@ -1,0 +1,61 @@
+"""Tokenisation: cached across calls and processes, padded per batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from raydim.data import load_task_data, make_dataloader, tokenize_task_data
+from raydim.data import tokenize as tokenize_module
+from raydim.models import load_tokenizer, parse_model_ref
+from tests.data.glue_fixtures import write_glue
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(parse_model_ref("minilm-l6"))
+
+
+def test_pair_tasks_encode_both_sentences(tmp_path: Path, tokenizer) -> None:
+    data = load_task_data("rte", data_dir=write_glue(tmp_path))
+    row = tokenize_task_data(data, tokenizer, max_length=64)["validation"][0]
+    assert row["labels"] == 0
+    assert row["token_type_ids"].count(1) > 0  # the second sentence is segment 1
+    assert tokenizer.decode(row["input_ids"], skip_special_tokens=True) == "a man is here. someone is here."
+
+
+def test_truncation_and_dynamic_padding(glue_dir: Path, tokenizer) -> None:
+    data = load_task_data("mrpc", data_dir=glue_dir, max_train_samples=64)
+    train = tokenize_task_data(data, tokenizer, max_length=32)["train"]
+    assert max(len(ids) for ids in train["input_ids"]) == 32
+    full = tokenize_task_data(data, tokenizer, max_length=128)["train"]
+    batch = next(iter(make_dataloader(full, tokenizer, batch_size=8)))
+    longest = max(len(ids) for ids in full["input_ids"][:8])
+    assert batch["input_ids"].shape == (8, longest)  # padded to the batch's longest, not to 128
+    assert batch["labels"].tolist() == full["labels"][:8]
+
+
+def test_cache_serves_repeated_calls_from_memory_and_disk(tmp_path: Path, tokenizer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    data = load_task_data("sst2", data_dir=write_glue(tmp_path))
+    first = tokenize_task_data(data, tokenizer)
+    assert tokenize_task_data(data, tokenizer) is first  # same process: memory
+    entries = list(tokenize_module.cache_dir().iterdir())
+    assert any(e.is_dir() and not e.name.startswith(".") for e in entries)
+    tokenize_module._MEMORY.clear()  # as a fresh worker process would start
+
+    def fail(*args, **kwargs):
+        raise AssertionError("re-tokenised despite a disk cache entry")
+
+    monkeypatch.setattr(tokenize_module, "_tokenize", fail)
+    again = tokenize_task_data(data, tokenizer)
+    assert again["train"].to_list() == first["train"].to_list()
+
+
+def test_shuffle_order_follows_the_seed(glue_dir: Path, tokenizer) -> None:
+    data = load_task_data("mrpc", data_dir=glue_dir, max_train_samples=40)
+    train = tokenize_task_data(data, tokenizer)["train"]
+    order = lambda seed: [b["labels"].tolist() + b["input_ids"][:, 1].tolist()  # noqa: E731
+                          for b in make_dataloader(train, tokenizer, 8, shuffle=True, seed=seed)]
+    assert order(1) == order(1) != order(2)
