@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from raydim.data import GLUE_TASKS, FileSource, TaskData, load_task_data, resolve_source
+from raydim.data import GLUE_TASKS
 from raydim.data.loading import DATA_DIR_ENV
-from raydim.data.tasks import get_task
+from raydim.data.spec import DataSpec
 from raydim.errors import RaydimError
 from raydim.models import ALIASES, count_parameters, parse_model_ref
 
@@ -42,25 +42,18 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-columns", help="custom task: one or two comma-separated text columns")
     g.add_argument("--label-column", default="label", help="custom task: label column (default: label)")
     g.add_argument("--regression", action="store_true", help="custom task: the label is a number")
-    g.add_argument("--max-train-samples", type=int, help="subsample the train split to this many rows (by --seed)")
-    g.add_argument("--max-eval-samples", type=int, help="subsample each eval split to this many rows (by --seed)")
-    g.add_argument("--seed", type=int, default=0, help="seed for subsampling (default: 0)")
+    g.add_argument("--max-train-samples", type=int, help="subsample the train split to this many rows (by --data-seed)")
+    g.add_argument("--max-eval-samples", type=int, help="subsample each eval split to this many rows (by --data-seed)")
+    g.add_argument("--data-seed", type=int, default=0, help="seed that picks the subsample (default: 0)")
 
 
-def task_data_from_args(task_name: str, args: argparse.Namespace) -> TaskData:
-    """Load one task's rows as the data options say."""
-    custom = [args.train_file, args.eval_file, args.text_columns]
-    if any(custom):
-        if not all(custom):
-            raise RaydimError("a custom task needs all of --train-file, --eval-file and --text-columns")
-        source = FileSource(args.train_file, args.eval_file, tuple(c.strip() for c in args.text_columns.split(",")),
-                            args.label_column)
-        task = source.infer_task(task_name, regression=args.regression)
-    else:
-        task = get_task(task_name)
-        source = resolve_source(task, args.data_dir)
-    return load_task_data(task, source=source, max_train_samples=args.max_train_samples,
-                          max_eval_samples=args.max_eval_samples, seed=args.seed)
+def data_spec_from_args(task_name: str, args: argparse.Namespace) -> DataSpec:
+    """The data options as a :class:`DataSpec`."""
+    columns = tuple(c.strip() for c in args.text_columns.split(",")) if args.text_columns else ()
+    return DataSpec(task=task_name, data_dir=args.data_dir, train_file=args.train_file, eval_file=args.eval_file,
+                    text_columns=columns, label_column=args.label_column, regression=args.regression,
+                    max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
+                    seed=args.data_seed)
 
 
 def _cmd_tasks(args: argparse.Namespace) -> None:
@@ -71,7 +64,7 @@ def _cmd_tasks(args: argparse.Namespace) -> None:
         print(format_table(("task", "text fields", "labels", "metrics (* = primary, used for d90)", "eval splits"),
                            rows))
         return
-    data = task_data_from_args(args.task, args)
+    data = data_spec_from_args(args.task, args).load()
     baselines = data.trivial_baselines()
     print(f"task {data.task.name} from {data.source}")
     rows = []
