@@ -1,0 +1,81 @@
+"""What is searched: one d90 per (task, model, checkpoint, method) key.
+
+Every key is searched concurrently and independently, except that the keys of one
+(task, model, checkpoint) share their full fine-tune baseline: DID and SAID on
+the same model are measured against the same θ₀ fine-tuned in full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from raydim.errors import RaydimError
+
+FULL = "full"  # the method name of a full fine-tune: the baseline every subspace method is measured against
+
+
+@dataclass(frozen=True, order=True)
+class SearchKey:
+    """One d90 to measure. ``checkpoint`` follows ``ModelRef.checkpoint``: ``final``, a revision, ``random-init``."""
+
+    task: str
+    model: str
+    checkpoint: str = "final"
+    method: str = "did"
+
+    def __post_init__(self) -> None:
+        for name in ("task", "model", "checkpoint", "method"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise RaydimError(f"SearchKey.{name} must be a non-empty string, got {value!r}")
+
+    @property
+    def id(self) -> str:
+        """Stable and readable; used as the key of every per-key table (results, state, progress)."""
+        return f"{self.task}:{self.model}@{self.checkpoint}:{self.method}"
+
+    @property
+    def baseline_key(self) -> SearchKey:
+        """The full fine-tune this key's threshold comes from, shared by every method of the same model."""
+        return SearchKey(self.task, self.model, self.checkpoint, FULL)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"task": self.task, "model": self.model, "checkpoint": self.checkpoint, "method": self.method}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchKey:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class KeyTarget:
+    """A key plus the two numbers its thresholds need besides the search itself.
+
+    ``chance`` is the primary metric of the trivial predictor (majority-class
+    accuracy, 0 for Matthews correlation or Pearson): a d90 whose threshold does
+    not beat it measures nothing. ``baseline`` is the full fine-tune's metric when
+    the user already knows it; ``None`` runs the full fine-tunes as trials.
+    """
+
+    key: SearchKey
+    chance: float
+    baseline: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.key.method == FULL:
+            raise RaydimError(
+                f"key {self.key.id}: method {FULL!r} is the baseline, not a subspace method; use 'did' or 'said'"
+            )
+        if self.baseline is not None and self.baseline <= self.chance:
+            raise RaydimError(
+                f"key {self.key.id}: baseline {self.baseline} does not beat the trivial predictor's {self.chance}; "
+                "check the metric, or leave baseline=None to run the full fine-tunes"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key.to_dict(), "chance": self.chance, "baseline": self.baseline}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KeyTarget:
+        return cls(SearchKey.from_dict(data["key"]), data["chance"], data["baseline"])

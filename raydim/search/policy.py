@@ -1,0 +1,264 @@
+"""The search policy: for many keys at once, which fine-tunes to run next, from nothing but the trials so far.
+
+Order of calls, as a Ray Tune ``Searcher`` adapter makes them:
+
+1. :meth:`SearchPolicy.propose` whenever ``n`` trial slots are free: up to ``n``
+   :class:`~raydim.search.trials.TrialRequest`, interleaved fairly across keys. A key
+   waiting on its running trials proposes nothing and the others fill the slots; an
+   empty answer with :meth:`finished` false means "wait".
+2. :meth:`record_result` / :meth:`record_failure` when a trial ends, by trial id. A
+   second completion of the same id is a warning, not a second data point; a failure
+   is rerun ``max_retries`` times, then counted as failed, so nothing waits forever.
+3. :meth:`finished` once every key is done; :meth:`results` then gives one
+   :class:`~raydim.search.results.KeyResult` per key, :meth:`progress` any time before.
+4. :meth:`state_dict` / :meth:`from_state_dict` to checkpoint and resume; the policy
+   also pickles. Its only state is the trial records: every decision is recomputed
+   from them, so a restored policy continues exactly as the original would have.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+from raydim.errors import RaydimError
+from raydim.search.d90 import D90Search
+from raydim.search.grid import GridSweep
+from raydim.search.keys import KeyTarget
+from raydim.search.optuna_search import OptunaSearch
+from raydim.search.results import (BASELINE_SUPPLIED, BUDGET_EXHAUSTED, INCOMPLETE, NO_BASELINE, KeyProgress,
+                                   KeyResult, Outcome)
+from raydim.search.settings import SearchSettings
+from raydim.search.thresholds import BASELINE_AT_CHANCE, Thresholds, thresholds
+from raydim.search.trials import COMPLETED, FAILED, RUNNING, KeyHistory, Point, TrialRecord, TrialRequest
+
+STATE_VERSION = 1
+BASELINE_FAILED = "baseline_failed"  # result flag: every full fine-tune failed
+
+
+class Strategy(Protocol):
+    """Pure: given one key's history (and its threshold, once known), what runs next and what it concludes."""
+
+    name: str
+
+    def next_trials(self, history: KeyHistory, threshold: float | None, n: int, key_id: str) -> list[Point]: ...
+
+    def outcome(self, history: KeyHistory, threshold: float) -> Outcome: ...
+
+
+STRATEGIES: dict[str, type[Strategy]] = {"d90": D90Search, "grid": GridSweep, "optuna": OptunaSearch}
+
+
+class SearchPolicy:
+    """d90 for every key of ``targets`` under one set of ``settings``. Free of Ray: see the module docstring."""
+
+    def __init__(self, targets: Sequence[KeyTarget], settings: SearchSettings | None = None) -> None:
+        self.settings = settings or SearchSettings()
+        if not targets:
+            raise RaydimError("SearchPolicy needs at least one KeyTarget to search")
+        self.targets: dict[str, KeyTarget] = {}
+        for target in targets:
+            if target.key.id in self.targets:
+                raise RaydimError(f"key {target.key.id} is given twice; give each (task, model, checkpoint, method) once")
+            self.targets[target.key.id] = target
+        self.strategy: Strategy = STRATEGIES[self.settings.strategy](self.settings)
+        self._trials: dict[str, TrialRecord] = {}
+        self._order: dict[str, int] = {}  # trial id → when it was proposed
+        self._by_key: dict[str, list[TrialRecord]] = {}  # request.key.id → records; baselines under the "full" key
+        self._cursor = 0  # the key that gets the first slot next time: rotates for fairness
+
+    # -- proposing ---------------------------------------------------------------------------------------------
+
+    def propose(self, n: int, trial_ids: Sequence[str] | None = None) -> list[TrialRequest]:
+        """Up to ``n`` trials to start now, one key at a time in rotation; they count as running from here.
+
+        ``trial_ids`` names them (a Tune adapter passes the id ``suggest`` got);
+        by default they are numbered ``t00000``, ``t00001``, ...
+        """
+        if trial_ids is not None:
+            if len(trial_ids) < n or len(set(trial_ids)) < len(trial_ids):
+                raise ValueError(f"propose({n}) needs {n} distinct trial ids, got {list(trial_ids)}")
+            known = [t for t in trial_ids if t in self._trials]
+            if known:
+                raise ValueError(f"trial ids {known} were already proposed; each trial needs a new id")
+        order = list(self.targets)
+        order = order[self._cursor:] + order[:self._cursor]
+        self._cursor = (self._cursor + 1) % len(order)
+        proposed: list[TrialRequest] = []
+        while len(proposed) < n and order:
+            for key_id in list(order):
+                if len(proposed) == n:
+                    break
+                request = self._next_request(key_id)
+                if request is None:
+                    order.remove(key_id)
+                else:
+                    name = trial_ids[len(proposed)] if trial_ids is not None else f"t{len(self._trials):05d}"
+                    request = replace(request, trial_id=name)
+                    self._add(TrialRecord(request))
+                    proposed.append(request)
+        return proposed
+
+    def _next_request(self, key_id: str) -> TrialRequest | None:
+        """The key's next trial, id still blank: a rerun, else a missing full fine-tune, else the strategy's pick.
+
+        Asking changes nothing, so :meth:`finished` asks too.
+        """
+        s, target = self.settings, self.targets[key_id]
+        history = self.history(key_id)
+        if len(history.running()) >= s.parallelism or len(history.records) >= s.max_trials:
+            return None
+        failed = history.retry_due()
+        if failed is not None:
+            return replace(failed.request, trial_id="", attempt=failed.request.attempt + 1,
+                           retry_of=failed.request.trial_id)
+        if target.baseline is None:
+            tried = {(r.request.seed, r.request.lr) for r in history.baseline()}
+            for seed in range(s.seed, s.seed + s.baseline_seeds):
+                for lr in s.baseline_lrs:
+                    if (seed, lr) not in tried:
+                        return TrialRequest("", target.key.baseline_key, None, lr, seed)
+        limits = self._thresholds(key_id, history)
+        if limits is None and history.settled(history.baseline()) and target.baseline is None:
+            return None  # every full fine-tune failed: no threshold, nothing to search against
+        if limits is not None and BASELINE_AT_CHANCE in limits.flags:
+            return None  # the full fine-tune is no better than a constant: d90 would measure nothing
+        points = self.strategy.next_trials(history, limits.value if limits else None, 1, key_id)
+        return TrialRequest("", target.key, *points[0]) if points else None
+
+    def _add(self, record: TrialRecord) -> None:
+        self._order[record.request.trial_id] = len(self._order)
+        self._trials[record.request.trial_id] = record
+        self._by_key.setdefault(record.request.key.id, []).append(record)
+
+    # -- recording ---------------------------------------------------------------------------------------------
+
+    def record_result(self, trial_id: str, metric: float) -> None:
+        """The trial's primary metric. A non-finite metric (a diverged run) is recorded as a failure."""
+        record = self._running(trial_id, "result")
+        if record is None:
+            return
+        if not math.isfinite(metric):
+            warnings.warn(f"trial {trial_id} reported metric {metric}; recorded as a failure", stacklevel=2)
+            record.status = FAILED
+            return
+        record.status, record.metric = COMPLETED, float(metric)
+
+    def record_failure(self, trial_id: str) -> None:
+        """The trial errored; it is rerun (same d, lr and seed) until ``max_retries`` reruns have failed too."""
+        record = self._running(trial_id, "failure")
+        if record is not None:
+            record.status = FAILED
+
+    def _running(self, trial_id: str, what: str) -> TrialRecord | None:
+        record = self._trials.get(trial_id)
+        if record is None:
+            warnings.warn(f"{what} for unknown trial {trial_id!r} ignored: this policy never proposed it",
+                          stacklevel=3)
+        elif record.status != RUNNING:
+            warnings.warn(f"{what} for trial {trial_id} ignored: it already {record.status}", stacklevel=3)
+            record = None
+        return record
+
+    # -- reporting ---------------------------------------------------------------------------------------------
+
+    def history(self, key_id: str) -> KeyHistory:
+        """The key's trials, its baseline group's full fine-tunes included, oldest first."""
+        key = self.targets[key_id].key
+        records = self._by_key.get(key_id, []) + self._by_key.get(key.baseline_key.id, [])
+        records.sort(key=lambda r: self._order[r.request.trial_id])
+        return KeyHistory(records, self.settings.max_retries)
+
+    def key_finished(self, key_id: str) -> bool:
+        return not self.history(key_id).running() and self._next_request(key_id) is None
+
+    def finished(self) -> bool:
+        """True once no key has a trial running or one to propose: the search is over."""
+        return all(self.key_finished(key_id) for key_id in self.targets)
+
+    def _thresholds(self, key_id: str, history: KeyHistory) -> Thresholds | None:
+        target = self.targets[key_id]
+        baseline = target.baseline
+        if baseline is None:
+            if not history.settled(history.baseline()):
+                return None
+            baseline = history.baseline_metric()
+        if baseline is None:
+            return None
+        return thresholds(baseline, target.chance, self.settings.ratio, self.settings.threshold)
+
+    def progress(self) -> list[KeyProgress]:
+        rows = []
+        for key_id in self.targets:
+            history = self.history(key_id)
+            limits = self._thresholds(key_id, history)
+            outcome = self.strategy.outcome(history, limits.value) if limits else None
+            phase = "finished" if self.key_finished(key_id) else (outcome.phase if outcome else "baseline")
+            scores = history.scores()
+            rows.append(KeyProgress(
+                key=key_id, phase=phase, lo=outcome.lo if outcome else None, hi=outcome.hi if outcome else None,
+                trials_done=sum(r.status == COMPLETED for r in history.records),
+                trials_running=len(history.running()), trials_failed=history.failed_count(),
+                best_metric=max((x.score for x in scores), default=None),
+                threshold=limits.value if limits else None))
+        return rows
+
+    def results(self) -> list[KeyResult]:
+        """One record per key; final once :meth:`finished` (before, it is the estimate so far)."""
+        return [self.result(key_id) for key_id in self.targets]
+
+    def result(self, key_id: str) -> KeyResult:
+        target, s = self.targets[key_id], self.settings
+        history = self.history(key_id)
+        limits = self._thresholds(key_id, history)
+        flags: list[str] = []
+        if limits is None:
+            settled = target.baseline is None and history.settled(history.baseline())
+            outcome = Outcome(phase="baseline", status=NO_BASELINE if settled else INCOMPLETE)
+            flags += [BASELINE_FAILED] if settled else []
+        elif BASELINE_AT_CHANCE in limits.flags:
+            outcome = Outcome(phase="baseline", status=NO_BASELINE)
+            flags += limits.flags
+        else:
+            outcome = self.strategy.outcome(history, limits.value)
+            flags += [*limits.flags, *outcome.flags]
+        if target.baseline is not None:
+            flags.append(BASELINE_SUPPLIED)
+        if len(history.records) >= s.max_trials:
+            flags.append(BUDGET_EXHAUSTED)
+        return KeyResult(
+            key=key_id, **target.key.to_dict(), strategy=self.strategy.name, status=outcome.status,
+            baseline=limits.baseline if limits else None, chance=target.chance,
+            paper_threshold=limits.paper if limits else None, relative_threshold=limits.relative if limits else None,
+            threshold_used=limits.used if limits else None, threshold=limits.value if limits else None,
+            d90=outcome.d90, d90_low=outcome.d90_low, d90_high=outcome.d90_high,
+            trials_used=len(history.records), trials_failed=history.failed_count(), flags=tuple(flags))
+
+    # -- saving ------------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Versioned and JSON-ready: settings, targets and every trial record; the rest is recomputed."""
+        return {
+            "version": STATE_VERSION,
+            "settings": self.settings.to_dict(),
+            "targets": [t.to_dict() for t in self.targets.values()],
+            "trials": [r.to_dict() for r in self._trials.values()],
+            "cursor": self._cursor,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> SearchPolicy:
+        version = state.get("version")
+        if version != STATE_VERSION:
+            raise RaydimError(
+                f"search state version {version!r} is not {STATE_VERSION}, the one this raydim reads; "
+                "resume with the raydim that wrote it, or start the search afresh"
+            )
+        policy = cls([KeyTarget.from_dict(t) for t in state["targets"]], SearchSettings.from_dict(state["settings"]))
+        for data in state["trials"]:
+            policy._add(TrialRecord.from_dict(data))
+        policy._cursor = state["cursor"]
+        return policy

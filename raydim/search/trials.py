@@ -1,0 +1,180 @@
+"""Trials and one key's history of them: everything a strategy decides from.
+
+The policy keeps nothing but these records, keyed by trial id; every decision
+(bracket, fitted scores, next learning rate) is recomputed from them, so a
+policy rebuilt from saved records decides exactly as the original would have.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from raydim.search.keys import FULL, SearchKey
+
+RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """One fine-tune to run: a full one (``d is None``, ``key.method == "full"``) or one in a d-dim subspace."""
+
+    trial_id: str
+    key: SearchKey
+    d: int | None
+    lr: float
+    seed: int
+    attempt: int = 0  # 0: first run; n: the n-th rerun of a failed trial
+    retry_of: str | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.key.method == FULL
+
+    def config(self) -> dict[str, Any]:
+        """What the trainable needs, flat, as a Ray Tune config: (method, seed, d, model) fix the subspace."""
+        return {"trial_id": self.trial_id, **self.key.to_dict(), "d": self.d, "lr": self.lr, "seed": self.seed}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.config(), "attempt": self.attempt, "retry_of": self.retry_of}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialRequest:
+        key = SearchKey(data["task"], data["model"], data["checkpoint"], data["method"])
+        return cls(data["trial_id"], key, data["d"], data["lr"], data["seed"], data["attempt"], data["retry_of"])
+
+
+class Point(NamedTuple):
+    """What a strategy asks for: a subspace fine-tune at ``d`` with this learning rate and seed."""
+
+    d: int
+    lr: float
+    seed: int
+
+
+@dataclass
+class TrialRecord:
+    request: TrialRequest
+    status: str = RUNNING
+    metric: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"request": self.request.to_dict(), "status": self.status, "metric": self.metric}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
+        return cls(TrialRequest.from_dict(data["request"]), data["status"], data["metric"])
+
+
+@dataclass(frozen=True)
+class DScore:
+    """The score of one d: the best over its learning rates of the mean over seeds (the paper's protocol)."""
+
+    d: int
+    score: float
+    seeds: int  # seeds behind the best lr's mean: the score's weight in the monotone fit
+    best_lr: float
+    lrs: tuple[float, ...]  # every lr with a completed trial at this d, in the order tried
+
+
+@dataclass
+class KeyHistory:
+    """One key's trials (its baseline group's full fine-tunes included), oldest first."""
+
+    records: list[TrialRecord]
+    max_retries: int
+    _retried: set[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._retried = {r.request.retry_of for r in self.records if r.request.retry_of is not None}
+
+    def baseline(self) -> list[TrialRecord]:
+        return [r for r in self.records if r.request.is_baseline]
+
+    def subspace(self) -> list[TrialRecord]:
+        return [r for r in self.records if not r.request.is_baseline]
+
+    def running(self) -> list[TrialRecord]:
+        return [r for r in self.records if r.status == RUNNING]
+
+    def is_dead(self, record: TrialRecord) -> bool:
+        """Failed and out of retries (or already retried): it will never produce a metric."""
+        return record.status == FAILED and (record.request.attempt >= self.max_retries
+                                            or record.request.trial_id in self._retried)
+
+    def retry_due(self) -> TrialRecord | None:
+        """The oldest failed trial that may still be rerun and has not been yet."""
+        for r in self.records:
+            if r.status == FAILED and not self.is_dead(r):
+                return r
+        return None
+
+    def settled(self, records: list[TrialRecord]) -> bool:
+        """Every one of these trials has a metric or never will."""
+        return all(r.status == COMPLETED or self.is_dead(r) for r in records)
+
+    def failed_count(self) -> int:
+        """Trials given up on: failed on their last allowed attempt."""
+        return sum(1 for r in self.records if r.status == FAILED and r.request.attempt >= self.max_retries)
+
+    def running_ds(self) -> set[int]:
+        return {r.request.d for r in self.subspace() if r.status == RUNNING}
+
+    def tried(self, d: int) -> list[TrialRequest]:
+        """Every trial ever proposed at ``d``, whatever became of it."""
+        return [r.request for r in self.subspace() if r.request.d == d]
+
+    def tried_ds(self) -> set[int]:
+        return {r.request.d for r in self.subspace()}
+
+    def next_seed(self, d: int, lr: float, first_seed: int) -> int:
+        """The first seed not yet used at (d, lr): reruns of a failed trial keep its seed."""
+        return first_seed + len({req.seed for req in self.tried(d) if req.lr == lr})
+
+    def baseline_metric(self) -> float | None:
+        """Best over learning rates of the mean over seeds, like every score; None if none completed."""
+        return _best_of_means([(r.request.lr, r.metric) for r in self.baseline() if r.status == COMPLETED])[0]
+
+    def scores(self) -> list[DScore]:
+        """One :class:`DScore` per d with a completed trial, by increasing d."""
+        by_d: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        for r in self.subspace():
+            if r.status == COMPLETED:
+                by_d[r.request.d].append((r.request.lr, r.metric))
+        scores = []
+        for d in sorted(by_d):
+            score, best_lr, seeds, lrs = _best_of_means(by_d[d])
+            scores.append(DScore(d=d, score=score, seeds=seeds, best_lr=best_lr, lrs=lrs))
+        return scores
+
+    def noise_sd(self, prior_sd: float, prior_df: float = 3.0) -> float:
+        """Seed-to-seed sd, pooled over every (d, lr) with replicates and shrunk towards ``prior_sd``.
+
+        The prior counts as ``prior_df`` degrees of freedom, so one lucky pair of
+        identical seeds cannot make every later decision look certain.
+        """
+        groups: dict[tuple[str, int | None, float], list[float]] = defaultdict(list)
+        for r in self.records:
+            if r.status == COMPLETED:
+                groups[(r.request.key.method, r.request.d, r.request.lr)].append(r.metric)
+        ss, df = 0.0, 0
+        for values in groups.values():
+            mean = sum(values) / len(values)
+            ss += sum((v - mean) ** 2 for v in values)
+            df += len(values) - 1
+        return math.sqrt((prior_df * prior_sd**2 + ss) / (prior_df + df))
+
+
+def _best_of_means(results: list[tuple[float, float]]) -> tuple[float | None, float | None, int, tuple[float, ...]]:
+    """(best mean, its lr, its number of seeds, all lrs in order) over (lr, metric) pairs."""
+    by_lr: dict[float, list[float]] = defaultdict(list)
+    for lr, metric in results:
+        by_lr[lr].append(metric)
+    best: tuple[float | None, float | None, int] = (None, None, 0)
+    for lr, metrics in by_lr.items():
+        mean = sum(metrics) / len(metrics)
+        if best[0] is None or mean > best[0]:
+            best = (mean, lr, len(metrics))
+    return (*best, tuple(by_lr))

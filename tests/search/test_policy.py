@@ -1,0 +1,214 @@
+"""The policy's lifecycle, the way Ray Tune drives a searcher: propose, wait, record, fail, finish, restore."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from raydim.errors import RaydimError
+from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve, random_curve
+from raydim.search.policy import STRATEGIES
+from raydim.search.settings import STRATEGY_NAMES
+from raydim.search.simulator import run_search
+
+KEY_A, KEY_B, KEY_C = (SearchKey("sst2", "minilm-l6", method=m) for m in ("did", "said", "x"))
+CURVE = SimulatedCurve(d90=700, full=0.9, chance=0.5, width=1.0, noise_sd=0.0, lr_opt=0.01)
+
+
+def settings(**overrides):
+    return SearchSettings(**{"d_min": 10, "d_max": 20_000, "lr_init": 0.01, **overrides})
+
+
+def supplied(*keys):
+    """Targets with a known baseline, so the first trials are already subspace ones."""
+    return [KeyTarget(key, chance=0.5, baseline=0.9) for key in keys]
+
+
+def test_proposes_nothing_while_waiting_then_continues():
+    policy = SearchPolicy(supplied(KEY_A), settings(parallelism=1))
+    [first] = policy.propose(5)
+    assert policy.propose(5) == []
+    assert not policy.finished()
+    policy.record_result(first.trial_id, CURVE(first))
+    [second] = policy.propose(5)
+    assert second.d != first.d
+
+
+def test_stalled_key_does_not_block_others():
+    policy = SearchPolicy(supplied(KEY_A, KEY_B), settings(parallelism=1))
+    a, b = sorted(policy.propose(2), key=lambda r: r.key.method)
+    assert (a.key, b.key) == (KEY_A, KEY_B)
+    policy.record_result(b.trial_id, CURVE(b))  # a never returns
+    for _ in range(3):
+        [request] = policy.propose(2)
+        assert request.key == KEY_B
+        policy.record_result(request.trial_id, CURVE(request))
+
+
+def test_free_slots_are_shared_fairly_across_keys():
+    policy = SearchPolicy(supplied(KEY_A, KEY_B, KEY_C), settings(parallelism=3))
+    assert sorted(r.key.method for r in policy.propose(3)) == ["did", "said", "x"]
+    assert len(policy.propose(100)) == 6  # then each key up to its parallelism
+
+
+def test_duplicate_completion_is_counted_once():
+    policy = SearchPolicy(supplied(KEY_A), settings())
+    [request] = policy.propose(1)
+    policy.record_result(request.trial_id, 0.7)
+    state = policy.state_dict()
+    with pytest.warns(UserWarning, match=f"trial {request.trial_id} ignored: it already completed"):
+        policy.record_result(request.trial_id, 0.95)
+    assert policy.state_dict() == state
+    assert policy.progress()[0].trials_done == 1
+
+
+def test_result_for_an_unknown_trial_is_a_warning():
+    policy = SearchPolicy(supplied(KEY_A), settings())
+    with pytest.warns(UserWarning, match="unknown trial 'nope'"):
+        policy.record_result("nope", 0.5)
+
+
+def test_failed_trial_is_retried_then_counted_failed():
+    policy = SearchPolicy(supplied(KEY_A), settings(max_retries=1))
+    [first] = policy.propose(1)
+    policy.record_failure(first.trial_id)
+    [retry] = policy.propose(1)
+    assert (retry.d, retry.lr, retry.seed, retry.attempt, retry.retry_of) == (
+        first.d, first.lr, first.seed, 1, first.trial_id)
+    policy.record_failure(retry.trial_id)
+    [moved_on] = policy.propose(1)
+    assert moved_on.d != first.d and moved_on.attempt == 0
+    assert policy.results()[0].trials_failed == 1
+
+
+def test_trials_that_always_fail_never_hang_the_search():
+    policy = SearchPolicy(supplied(KEY_A), settings(max_retries=2, max_trials=12))
+    for _ in range(100):
+        if policy.finished():
+            break
+        for request in policy.propose(4):
+            policy.record_failure(request.trial_id)
+    assert policy.finished()
+    result = policy.results()[0]
+    assert (result.status, result.trials_used, result.d90) == ("incomplete", 12, None)
+
+
+def test_non_finite_metric_is_a_failure():
+    policy = SearchPolicy(supplied(KEY_A), settings(max_retries=0))
+    [request] = policy.propose(1)
+    with pytest.warns(UserWarning, match="recorded as a failure"):
+        policy.record_result(request.trial_id, float("nan"))
+    assert policy.results()[0].trials_failed == 1
+
+
+def test_failed_baseline_ends_the_key_with_no_threshold():
+    policy = SearchPolicy([KeyTarget(KEY_A, chance=0.5)], settings(max_retries=0, baseline_lrs=(1e-5, 3e-5)))
+    for _ in range(10):
+        for request in policy.propose(8):
+            if request.d is None:
+                policy.record_failure(request.trial_id)
+            else:
+                policy.record_result(request.trial_id, 0.6)
+    assert policy.finished()
+    result = policy.results()[0]
+    assert (result.status, result.threshold) == ("no_baseline", None)
+    assert "baseline_failed" in result.flags
+
+
+def test_methods_of_one_model_share_their_full_fine_tunes():
+    targets = [KeyTarget(KEY_A, chance=0.5), KeyTarget(KEY_B, chance=0.5)]
+    policy = SearchPolicy(targets, settings(parallelism=4, baseline_lrs=(1e-5, 3e-5, 1e-4)))
+    run_search(policy, CURVE, slots=8)
+    full = [r for r in policy.state_dict()["trials"] if r["request"]["method"] == "full"]
+    assert len(full) == 3
+    assert [r.baseline for r in policy.results()] == [pytest.approx(CURVE.full)] * 2
+
+
+def test_supplied_baseline_runs_no_full_fine_tune():
+    policy = SearchPolicy(supplied(KEY_A), settings())
+    run_search(policy, CURVE, slots=1)
+    assert all(r["request"]["method"] != "full" for r in policy.state_dict()["trials"])
+    assert "baseline_supplied" in policy.results()[0].flags
+
+
+def test_grid_cuts_start_while_the_baseline_runs():
+    policy = SearchPolicy([KeyTarget(KEY_A, chance=0.5)], settings(parallelism=4, baseline_lrs=(1e-5, 3e-5, 1e-4)))
+    first = policy.propose(4)
+    assert [r.d for r in first[:3]] == [None] * 3 and first[3].d is not None
+    assert policy.progress()[0].phase == "baseline"
+
+
+def test_progress_reports_phase_bracket_and_counts():
+    policy = SearchPolicy(supplied(KEY_A), settings(parallelism=2))
+    for _ in range(3):
+        for request in policy.propose(2):
+            policy.record_result(request.trial_id, CURVE(request))
+    policy.propose(1)
+    [row] = policy.progress()
+    assert row.phase in ("bracket", "refine") and row.trials_done == 6 and row.trials_running >= 1
+    assert row.lo < CURVE.d90 <= row.hi
+    assert row.threshold == pytest.approx(0.81) and row.best_metric > 0.81
+
+
+def _drive(policy, curve, rounds, slots):
+    """Run ``rounds`` synchronous rounds; what was proposed, as plain dicts."""
+    seen = []
+    for _ in range(rounds):
+        requests = policy.propose(slots)
+        seen += [r.to_dict() for r in requests]
+        for request in requests:
+            policy.record_result(request.trial_id, curve(request))
+    return seen
+
+
+@pytest.mark.parametrize("strategy", ["d90", "optuna"])
+@pytest.mark.parametrize("restore", ["state_dict", "pickle"])
+def test_restored_policy_continues_identically(strategy, restore):
+    curve = random_curve(np.random.default_rng(3))  # noisy, lr far from lr_init: extra lrs via Optuna
+    targets = [KeyTarget(KEY_A, chance=curve.chance), KeyTarget(KEY_B, chance=curve.chance)]
+    original = SearchPolicy(targets, settings(strategy=strategy, parallelism=2, lr_init=None, lr_low=1e-4))
+    _drive(original, curve, rounds=5, slots=3)
+    if restore == "state_dict":
+        restored = SearchPolicy.from_state_dict(json.loads(json.dumps(original.state_dict())))
+    else:
+        restored = pickle.loads(pickle.dumps(original))
+    assert _drive(restored, curve, rounds=30, slots=3) == _drive(original, curve, rounds=30, slots=3)
+    assert restored.results() == original.results() and original.finished()
+
+
+def test_unknown_state_version_is_refused():
+    state = SearchPolicy(supplied(KEY_A), settings()).state_dict()
+    with pytest.raises(RaydimError, match="version 99 is not 1"):
+        SearchPolicy.from_state_dict({**state, "version": 99})
+
+
+def test_each_key_once():
+    with pytest.raises(RaydimError, match="given twice"):
+        SearchPolicy(supplied(KEY_A, KEY_A))
+    with pytest.raises(RaydimError, match="at least one KeyTarget"):
+        SearchPolicy([])
+
+
+def test_trials_can_carry_the_callers_ids():
+    policy = SearchPolicy(supplied(KEY_A, KEY_B), settings())
+    requests = policy.propose(2, trial_ids=["tune_a", "tune_b"])
+    assert [r.trial_id for r in requests] == ["tune_a", "tune_b"]
+    policy.record_result("tune_b", 0.7)
+    with pytest.raises(ValueError, match="already proposed"):
+        policy.propose(1, trial_ids=["tune_a"])
+    with pytest.raises(ValueError, match="needs 2 distinct trial ids"):
+        policy.propose(2, trial_ids=["x"])
+
+
+def test_every_strategy_name_is_registered():
+    assert tuple(STRATEGIES) == STRATEGY_NAMES
+
+
+def test_result_record_is_plain_data():
+    policy = SearchPolicy([KeyTarget(KEY_A, chance=0.5)], settings(baseline_lrs=(3e-5,)))
+    run_search(policy, CURVE, slots=2)
+    [row] = json.loads(json.dumps([r.to_dict() for r in policy.results()]))
+    assert row["key"] == KEY_A.id and row["status"] == "found" and row["threshold_used"] == "paper"
+    assert row["baseline"] == pytest.approx(0.9) and row["paper_threshold"] == pytest.approx(0.81)
+    assert row["d90_low"] < 700 <= row["d90_high"] and row["d90"] == pytest.approx(700, rel=0.05)

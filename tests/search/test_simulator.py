@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from raydim.search import SimulatedCurve, random_curve
+
+CURVE = SimulatedCurve(d90=1000.0, full=0.9, chance=0.6, width=1.0, noise_sd=0.01, lr_opt=0.01, lr_slope=-0.2)
+
+
+def test_best_lr_curve_crosses_the_threshold_at_d90():
+    assert CURVE.threshold == pytest.approx(0.81)
+    assert CURVE.mean(1000, CURVE.best_lr(1000)) == pytest.approx(0.81)
+    assert CURVE.mean(900, CURVE.best_lr(900)) < 0.81 < CURVE.mean(1100, CURVE.best_lr(1100))
+
+
+def test_curve_runs_from_chance_to_full():
+    assert CURVE.mean(1, 0.01) == pytest.approx(0.6, abs=0.01)
+    assert CURVE.mean(10**9, CURVE.best_lr(10**9)) == pytest.approx(0.9, abs=0.001)
+    assert CURVE.mean(None, CURVE.full_lr_opt) == pytest.approx(0.9)
+    assert CURVE.mean(None, 10 * CURVE.full_lr_opt) < 0.9
+
+
+def test_lr_optimum_drifts_with_d():
+    assert CURVE.best_lr(10_000) == pytest.approx(0.01 * 10**-0.2)
+    for d in (100, 10_000):
+        best = CURVE.best_lr(d)
+        assert CURVE.mean(d, best) > max(CURVE.mean(d, best * 2), CURVE.mean(d, best / 2))
+
+
+def test_seed_noise_is_repeatable_and_of_the_stated_size():
+    assert CURVE.metric(500, 0.01, 3) == CURVE.metric(500, 0.01, 3) != CURVE.metric(500, 0.01, 4)
+    samples = [CURVE.metric(500, 0.01, seed) - CURVE.mean(500, 0.01) for seed in range(2000)]
+    assert np.std(samples) == pytest.approx(0.01, rel=0.1)
+
+
+def test_random_curves_stay_in_their_ranges():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        curve = random_curve(rng)
+        assert 50 <= curve.d90 <= 50_000 and 0.005 <= curve.noise_sd <= 0.01
+        assert curve.chance < curve.threshold < curve.full
+
+
+def test_threshold_outside_the_curve_is_refused():
+    with pytest.raises(ValueError, match="must lie between chance"):
+        SimulatedCurve(d90=100.0, full=0.7, chance=0.69, width=1.0, noise_sd=0.0, lr_opt=0.01, ratio=1.0)
