@@ -10,11 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from raydim.atomic import write_json_atomically
 from raydim.data import GLUE_TASKS
 from raydim.data.loading import DATA_DIR_ENV
 from raydim.data.spec import DataSpec
 from raydim.errors import RaydimError
-from raydim.models import ALIASES, count_parameters, parse_model_ref
+from raydim.methods import METHODS
+from raydim.models import ALIASES, DEFAULT_MODEL, count_parameters, parse_model_ref
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +92,34 @@ def _cmd_models(args: argparse.Namespace) -> None:
           "append @random-init for freshly initialised weights")
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from raydim.train import TrainConfig, train  # torch-heavy: only for the commands that train
+    from raydim.train.loop import set_threads
+
+    config = TrainConfig(
+        data=data_spec_from_args(args.task, args), model=args.model, method=args.method, d=args.d, lr=args.lr,
+        epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+        projection_seed=args.projection_seed, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
+        normalization=args.normalization, grouping=args.grouping, device=args.device, bf16=args.bf16,
+    )
+    set_threads(args.threads)
+    result = train(config, progress=not args.quiet)
+    metric = f"{config.data.task}: {result.primary_metric}"
+    rows = [(e.epoch, f"{e.train_loss:.4f}", *(f"{e.metrics[k]:.4f}" for k in _metric_columns(result)),
+             f"{e.seconds:.0f}s") for e in result.history]
+    print(format_table(("epoch", "train loss", *_metric_columns(result), "time"), rows))
+    best, final = result.best, result.final
+    print(f"{config.method} d={config.d or result.D:,} (trainable {result.num_trainable:,} of D={result.D:,}), "
+          f"lr={config.learning_rate:g}: {metric} best {best.primary:.4f} (epoch {best.epoch}), "
+          f"final {final.primary:.4f}; {result.seconds:.0f}s on {result.device}")
+    if args.output:
+        write_json_atomically(args.output, result.to_dict())
+
+
+def _metric_columns(result) -> list[str]:
+    return [k for k in result.final.metrics if not k.endswith("/loss") or k == "validation/loss"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="raydim", description="Measure the intrinsic dimension (d90) of fine-tuning on Ray Tune.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -103,6 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("models", nargs="*", metavar="MODEL", help="alias, local directory or hub id[@revision]")
     p.add_argument("--num-labels", type=int, default=2, help="head width counted in the parameters (default: 2)")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("train", help="one fine-tune (full, DID or SAID) at one d, with per-epoch metrics")
+    p.add_argument("--task", default="mrpc", help="GLUE task, or a name for the custom files given (default: mrpc)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"alias, directory or hub id[@revision] (default: {DEFAULT_MODEL})")
+    p.add_argument("--method", default="said", choices=list(METHODS), help="default: said")
+    p.add_argument("--d", type=int, help="subspace dimension (did/said); d counts SAID's per-layer scales too")
+    p.add_argument("--lr", type=float, help="peak AdamW learning rate (default: the method's, see raydim train --help)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128, help="tokens per example after truncation (default: 128)")
+    p.add_argument("--seed", type=int, default=0, help="head init, batch order, dropout and (default) P's seed")
+    p.add_argument("--projection-seed", type=int, help="seed of the random subspace P (default: --seed)")
+    p.add_argument("--warmup-ratio", type=float, default=0.1)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--normalization", default="per_tensor", choices=["per_tensor", "global"],
+                   help="scale P per parameter tensor (authors' code, default) or globally (Li et al.)")
+    p.add_argument("--grouping", default="layer", choices=["layer", "tensor"], help="SAID groups (default: layer)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: the CPUs this process may use)")
+    p.add_argument("--output", help="also write the result as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_options(p)
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -48,13 +48,21 @@ def _quiet_transformers() -> Iterator[None]:
 
 
 def load_config(ref: ModelRef, num_labels: int = 2) -> PretrainedConfig:
-    """The architecture, with a head of ``num_labels`` outputs (1 means regression)."""
-    head = dict(num_labels=num_labels, problem_type="regression" if num_labels == 1 else "single_label_classification")
+    """The architecture, with a head of ``num_labels`` outputs (1 means regression).
+
+    A checkpoint fine-tuned on another task carries that task's label names; they
+    are replaced, since the head is new.
+    """
     shipped = ref.shipped_config
     if ref.random_init and shipped is not None:
-        return AutoConfig.from_pretrained(str(shipped), **head)  # no network needed
-    with _hub_errors(ref, "config"):
-        return AutoConfig.from_pretrained(ref.source, revision=ref.revision, **head)
+        config = AutoConfig.from_pretrained(str(shipped))  # no network needed
+    else:
+        with _hub_errors(ref, "config"):
+            config = AutoConfig.from_pretrained(ref.source, revision=ref.revision)
+    config.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+    config.label2id = {name: i for i, name in config.id2label.items()}
+    config.problem_type = "regression" if num_labels == 1 else "single_label_classification"
+    return config
 
 
 def load_model(ref: ModelRef, num_labels: int = 2, seed: int = 0) -> PreTrainedModel:

@@ -1,0 +1,243 @@
+"""Numba CPU kernels: the Walsh–Hadamard transform and the fused Fastfood block, forward and transpose.
+
+Private: `fwht.py` and `fastfood.py` import this module lazily and fall back to pure torch when
+numba is missing. Arrays are float32 NumPy views of contiguous CPU tensors (zero copy). Everything
+lives in one file because numba's on-disk cache is invalidated by the caller's source file only: a
+kernel cached in another file would keep running a stale copy of an edited `fwht_inplace`.
+
+Why LLVM intrinsics instead of plain loops: numba leaves the strides-1, 2, 4, 8 butterflies scalar
+(LLVM will not vectorise their interleaved access), and loops over 16..64 elements mostly run in the
+vectoriser's scalar remainder. Written on 16-lane `<16 x float>` values instead, the first four stages
+are shuffles + adds inside one register and every later radix-8 pass touches each element once per
+three stages, so a 1024-point transform costs ≈0.4 cycles per element instead of ≈1.8 (2-core Zen,
+docs/benchmarks.md). LLVM lowers `<16 x float>` to whatever the CPU has (one AVX-512 register, two
+AVX2, four SSE or NEON), so nothing here is x86-specific.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import get_num_threads, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+LANES = 16  # floats per vector value; transforms of n >= LANES take the vector path
+_VEC = ir.VectorType(ir.FloatType(), LANES)
+_MASK = ir.VectorType(ir.IntType(32), LANES)
+
+
+def kernel(func):
+    """`njit(parallel, fastmath)`, cached on disk when numba finds a writable cache directory.
+
+    Numba tries NUMBA_CACHE_DIR, then `__pycache__` beside the source, then the user-wide cache;
+    when none is writable it raises at decoration time, and we compile once per process instead.
+    """
+    try:
+        return njit(parallel=True, fastmath=True, cache=True)(func)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(parallel=True, fastmath=True, cache=False)(func)
+
+
+def _is_float32_vector(array) -> bool:
+    """Typing guard for the intrinsics: they address raw float32 memory with unit stride."""
+    return isinstance(array, types.Array) and array.dtype == types.float32 and array.ndim == 1 and array.layout == "C"
+
+
+def _vector_pointer(context, builder, array_type, array, index):
+    """Pointer to the `LANES` floats array[index : index + LANES] as one vector value."""
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(cgutils.gep(builder, data, index), _VEC.as_pointer())
+
+
+@intrinsic
+def _hadamard16(typingctx, array, start):
+    """x[start : start+16] ← x[start : start+16]·H_16: stages of stride 1, 2, 4, 8 in one register.
+
+    Per stage h, lane l pairs with lane l^h; lanes with bit h clear keep x_l + x_{l^h}, the others
+    x_{l^h} − x_l, picked from the two results by one shuffle.
+    """
+
+    def codegen(context, builder, signature, args):
+        ptr = _vector_pointer(context, builder, signature.args[0], args[0], args[1])
+        v = builder.load(ptr, align=4)
+        for h in (1, 2, 4, 8):
+            partner = builder.shuffle_vector(v, v, ir.Constant(_MASK, [lane ^ h for lane in range(LANES)]))
+            total, diff = builder.fadd(v, partner), builder.fsub(partner, v)
+            pick = [lane if not lane & h else LANES + lane for lane in range(LANES)]
+            v = builder.shuffle_vector(total, diff, ir.Constant(_MASK, pick))
+        builder.store(v, ptr, align=4)
+        return context.get_dummy_value()
+
+    return (types.void(array, start), codegen) if _is_float32_vector(array) else None
+
+
+def _radix_butterfly(log2_radix):
+    """Intrinsic combining the 2^k vectors x[start + t·h : start + t·h + 16], t < 2^k, by H_{2^k}:
+    k stages of stride h, 2h, … done on 16 lanes at once with each vector loaded and stored once."""
+    radix = 1 << log2_radix
+
+    @intrinsic
+    def butterfly(typingctx, array, start, h):
+        def codegen(context, builder, signature, args):
+            array_type, _, _ = signature.args
+            array, start, h = args
+            offsets = [builder.add(start, builder.mul(h, ir.Constant(h.type, t))) for t in range(radix)]
+            ptrs = [_vector_pointer(context, builder, array_type, array, offset) for offset in offsets]
+            v = [builder.load(p, align=4) for p in ptrs]
+            for stage in range(log2_radix):
+                step = 1 << stage
+                for t in range(radix):
+                    if not t & step:
+                        v[t], v[t + step] = builder.fadd(v[t], v[t + step]), builder.fsub(v[t], v[t + step])
+            for p, value in zip(ptrs, v):
+                builder.store(value, p, align=4)
+            return context.get_dummy_value()
+
+        return (types.void(array, start, h), codegen) if _is_float32_vector(array) else None
+
+    return butterfly
+
+
+_butterfly2, _butterfly4, _butterfly8 = _radix_butterfly(1), _radix_butterfly(2), _radix_butterfly(3)
+
+
+@njit(fastmath=True, inline="always")
+def _radix_passes(x, n, h):
+    """Stages of stride h, 2h, …, n/2 on x[:n] (h >= LANES): radix-8 passes while three stages remain,
+    then one radix-4 or radix-2 pass; each pass reads and writes every element once."""
+    while h < n:
+        if 8 * h <= n:
+            for i in range(0, n, 8 * h):
+                for j in range(i, i + h, LANES):
+                    _butterfly8(x, j, h)
+            h *= 8
+        elif 4 * h <= n:
+            for i in range(0, n, 4 * h):
+                for j in range(i, i + h, LANES):
+                    _butterfly4(x, j, h)
+            h *= 4
+        else:
+            for j in range(0, h, LANES):
+                _butterfly2(x, j, h)
+            h *= 2
+
+
+@njit(fastmath=True, inline="always")
+def fwht_inplace(x, n):
+    """x[:n] ← x[:n]·H_n for one contiguous float32 vector, n = 2^k (any k >= 0).
+
+    Not cache-blocked beyond the block itself: running the strides below 1024…8192 sub-block by
+    sub-block in L1 before the wider ones measured no faster for n up to 2^17 (L2 keeps up).
+    """
+    if n < LANES:  # tiny transforms: plain radix-2 loops, speed irrelevant
+        h = 1
+        while h < n:
+            for i in range(0, n, 2 * h):
+                for j in range(i, i + h):
+                    x[j], x[j + h] = x[j] + x[j + h], x[j] - x[j + h]
+            h *= 2
+        return
+    for g in range(0, n, LANES):
+        _hadamard16(x, g)
+    _radix_passes(x, n, LANES)
+
+
+@kernel
+def fwht_rows(x):
+    """In place: every row of the C-contiguous (rows, n) float32 array x ← x·H_n, rows over threads."""
+    rows, n = x.shape
+    for r in prange(rows):
+        fwht_inplace(x[r], n)
+
+
+def num_chunks(num_blocks: int) -> int:
+    """How many block ranges a Fastfood kernel call splits into: 4 per numba thread evens out a
+    slow (shared) core, and each range costs only two n-float buffers and one d-float partial sum."""
+    return min(num_blocks, 4 * get_num_threads())
+
+
+@njit(inline="always")
+def _first_segment(bounds, start):
+    """Index k of the segment [bounds[k], bounds[k+1]) that contains position `start`."""
+    return np.searchsorted(bounds, start, side="right") - 1
+
+
+@kernel
+def fastfood_forward(theta, signs, perm, gauss, bounds, scales, base, out, num_chunks):
+    """out ← base + scale ⊙ P·θ: block b writes (H·G_b·Π_b·H·B_b·θ_pad)[:D − b·n] to out[b·n:(b+1)·n].
+
+    theta (d,); signs, perm, gauss (num_blocks, n); bounds (S+1,) segment edges over D, scales (S,);
+    base (D,), or (0,) for none; out (D,). The blocks are cut into `num_chunks` contiguous ranges,
+    each with its own pair of n-float buffers that stay in L1/L2 while a block is transformed.
+    """
+    d = theta.shape[0]
+    num_blocks, n = signs.shape
+    D = out.shape[0]
+    has_base = base.shape[0] == D
+    for c in prange(num_chunks):
+        x = np.empty(n, np.float32)
+        y = np.empty(n, np.float32)
+        for b in range((c * num_blocks) // num_chunks, ((c + 1) * num_blocks) // num_chunks):
+            sb, pb, gb = signs[b], perm[b], gauss[b]
+            for i in range(d):  # B_b·θ, zero-padded to n
+                x[i] = theta[i] * sb[i]
+            for i in range(d, n):
+                x[i] = 0.0
+            fwht_inplace(x, n)
+            for i in range(n):  # G_b·Π_b, with (Π x)_i = x[π(i)]
+                y[i] = x[pb[i]] * gb[i]
+            fwht_inplace(y, n)
+            start = b * n
+            stop = min(start + n, D)
+            k = _first_segment(bounds, start)
+            while k < scales.shape[0] and bounds[k] < stop:
+                lo, hi, s = max(start, bounds[k]), min(stop, bounds[k + 1]), scales[k]
+                o, yk = out[lo:hi], y[lo - start : hi - start]
+                if has_base:
+                    bk = base[lo:hi]
+                    for i in range(hi - lo):
+                        o[i] = bk[i] + s * yk[i]
+                else:
+                    for i in range(hi - lo):
+                        o[i] = s * yk[i]
+                k += 1
+
+
+@kernel
+def fastfood_transpose(grad, signs, perm, gauss, bounds, scales, out, num_chunks):
+    """out ← Pᵀ·grad = Σ_b (B_b·H·Π_bᵀ·G_b·H·(scale ⊙ grad)_b)[:d], (scale ⊙ grad)_b zero-padded to n.
+
+    Each chunk of blocks sums into its own float64 row of `partial`, reduced at the end, so threads
+    never write the same d-vector and the sum over thousands of blocks keeps float32 accuracy.
+    """
+    d = out.shape[0]
+    num_blocks, n = signs.shape
+    D = grad.shape[0]
+    partial = np.zeros((num_chunks, d), np.float64)
+    for c in prange(num_chunks):
+        x = np.empty(n, np.float32)
+        y = np.empty(n, np.float32)
+        acc = partial[c]
+        for b in range((c * num_blocks) // num_chunks, ((c + 1) * num_blocks) // num_chunks):
+            sb, pb, gb = signs[b], perm[b], gauss[b]
+            start = b * n
+            stop = min(start + n, D)
+            for i in range(stop - start, n):
+                x[i] = 0.0
+            k = _first_segment(bounds, start)
+            while k < scales.shape[0] and bounds[k] < stop:
+                lo, hi, s = max(start, bounds[k]), min(stop, bounds[k + 1]), scales[k]
+                xk, gk = x[lo - start : hi - start], grad[lo:hi]
+                for i in range(hi - lo):
+                    xk[i] = s * gk[i]
+                k += 1
+            fwht_inplace(x, n)
+            for i in range(n):  # Π_bᵀ·G_b: scatter back to where the forward gathered from
+                y[pb[i]] = x[i] * gb[i]
+            fwht_inplace(y, n)
+            for i in range(d):
+                acc[i] += y[i] * sb[i]
+    for i in range(d):
+        total = 0.0
+        for c in range(num_chunks):
+            total += partial[c, i]
+        out[i] = total

@@ -1,0 +1,261 @@
+"""Fastfood projection P ∈ R^{D×d}: the random map θ = θ₀ + P·θ_d of intrinsic-dimension training.
+
+Standard construction (Le et al. 2013; Li et al. 2018; Aghajanyan et al. 2021): with n = 2^⌈log₂d⌉,
+P stacks ⌈D/n⌉ independent n×n blocks V_b = H·G_b·Π_b·H·B_b (H the unnormalised Hadamard matrix,
+B_b a ±1 diagonal, Π_b a permutation, G_b a Gaussian diagonal), keeps the first d columns (θ_d is
+zero-padded to n) and truncates the last block so the rows cover exactly D. Blocks of size n, not
+one transform padded to 2^⌈log₂D⌉, keep each block cache-resident and waste < n rows instead of up
+to D. P itself is never stored: only B, Π, G (≈7 bytes per row), rebuilt from (seed, d, D).
+
+Normalisation multiplies row r of P by a factor s_r. Since E_G‖V_b·x‖² = n²‖x‖² with every row
+contributing n‖x‖², a slice of D_i rows has E‖(P·θ)_i‖² = ‖θ‖² exactly when s = 1/√(n·D_i):
+
+* "per_tensor" — one slice per parameter tensor (`segments`), so every tensor moves by ≈‖θ_d‖
+  whatever its size; without `segments` the whole of D is one slice, same as "global";
+* "global" (Li et al. 2018) — one slice of D rows, so the whole offset P·θ_d has norm ≈‖θ_d‖;
+* a float — that factor on every row.
+"""
+
+import bisect
+import numbers
+from collections.abc import Sequence
+
+import torch
+
+from raydim.subspace.fwht import fwht_torch, native_kernels, uses_native
+
+NORMALIZATIONS = ("per_tensor", "global")
+BACKENDS = ("auto", "numba", "torch")
+_PERM_ROWS_ELEMENTS = 1 << 20  # permutations are drawn in chunks of this many uniforms (bounds memory)
+_TORCH_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 24}  # torch path: blocks per pass × n
+
+
+def draw_blocks(seed: int, n: int, num_blocks: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The random diagonals of every block, a pure function of (seed, n, num_blocks).
+
+    Exactly, from one CPU `torch.Generator` seeded with `seed`, in this order:
+    1. B: `torch.randint(0, 2, (num_blocks, n), dtype=int8) * 2 - 1`;
+    2. Π: per run of `max(1, 2**20 // n)` blocks, `torch.rand((rows, n), dtype=float64)
+       .argsort(dim=1, stable=True)`, row b being π_b with (Π_b x)_i = x[π_b(i)];
+    3. G: `torch.randn((num_blocks, n), dtype=float32)`.
+    CPU generation makes P bit-identical across processes, thread counts and devices (for a given
+    torch version). Returns signs (num_blocks, n) int8, perm (num_blocks, n) int16 or int32 (int16
+    while n ≤ 2^15, halving its memory traffic), gauss (num_blocks, n) float32.
+    """
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    signs = torch.randint(0, 2, (num_blocks, n), generator=gen, dtype=torch.int8) * 2 - 1  # (blocks, n)
+    perm = torch.empty(num_blocks, n, dtype=torch.int16 if n <= 1 << 15 else torch.int32)  # (blocks, n)
+    rows = max(1, _PERM_ROWS_ELEMENTS // n)
+    for b in range(0, num_blocks, rows):
+        uniforms = torch.rand((min(rows, num_blocks - b), n), generator=gen, dtype=torch.float64)  # (rows, n)
+        perm[b : b + rows] = uniforms.argsort(dim=1, stable=True)
+    gauss = torch.randn((num_blocks, n), generator=gen, dtype=torch.float32)  # (blocks, n)
+    return signs, perm, gauss
+
+
+def _as_int(value: object) -> int | None:
+    """value as a Python int when it is integral (int, NumPy integer; not bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
+def _validate(
+    seed: object, d: object, D: object, segments: Sequence[int] | None, normalization: object, backend: str
+) -> list[str]:
+    """Every problem with the constructor arguments, so that one error reports them all."""
+    errors = []
+    if _as_int(seed) is None:
+        errors.append(f"seed must be an int, got {seed!r}")
+    if _as_int(D) is None or D <= 0:
+        errors.append(f"D (number of model parameters) must be a positive int, got {D!r}")
+    if _as_int(d) is None or d <= 0:
+        errors.append(f"d (subspace dimension) must be a positive int, got {d!r}")
+    elif _as_int(D) is not None and d > D:
+        errors.append(f"d={d} exceeds D={D}: a subspace cannot have more dimensions than the parameters; use d <= {D}")
+    if segments is not None:
+        lengths = [_as_int(s) for s in segments]
+        if any(length is None or length <= 0 for length in lengths):
+            errors.append(f"segments must be positive ints (one length per parameter tensor), got {list(segments)}")
+        elif sum(lengths) != D:
+            errors.append(
+                f"segments must sum to D={D}, got {sum(lengths)}; pass one length per parameter tensor, "
+                "e.g. [p.numel() for p in params]"
+            )
+    if isinstance(normalization, str):
+        if normalization not in NORMALIZATIONS:
+            errors.append(f"normalization must be one of {NORMALIZATIONS} or a positive float, got {normalization!r}")
+    elif isinstance(normalization, bool) or not isinstance(normalization, numbers.Real) or not normalization > 0:
+        errors.append(f"a scalar normalization must be a positive number, got {normalization!r}")
+    if backend not in BACKENDS:
+        errors.append(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return errors
+
+
+class Fastfood:
+    """P ∈ R^{D×d} as stored random diagonals; `forward_into` computes P·θ_d, `transpose_into` Pᵀ·g.
+
+    Rebuilt identically from (seed, d, D) anywhere; `segments`/`normalization` only set row scales.
+    backend: "auto" runs the fused numba kernel for contiguous float32 CPU tensors and torch ops
+    otherwise (any dtype, CUDA); "numba" or "torch" force one (for benchmarks and tests).
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        d: int,
+        D: int,
+        segments: Sequence[int] | None = None,
+        normalization: str | float = "per_tensor",
+        device: torch.device | str = "cpu",
+        backend: str = "auto",
+    ) -> None:
+        errors = _validate(seed, d, D, segments, normalization, backend)
+        if errors:
+            raise ValueError("Fastfood: " + "; ".join(errors))
+        self.seed, self.d, self.D, self.backend = int(seed), int(d), int(D), backend
+        self.segments = None if segments is None else tuple(int(s) for s in segments)
+        self.normalization = normalization
+        self.n = 1 << (self.d - 1).bit_length()
+        self.num_blocks = -(-self.D // self.n)
+        self.signs, self.perm, self.gauss = draw_blocks(self.seed, self.n, self.num_blocks)
+        if not isinstance(normalization, str):
+            lengths, scales = [self.D], [float(normalization)]
+        else:
+            per_tensor = self.segments is not None and normalization == "per_tensor"
+            lengths = list(self.segments) if per_tensor else [self.D]
+            scales = [(self.n * length) ** -0.5 for length in lengths]
+        self.bounds = [0]  # segment edges over the D rows: segment k is rows [bounds[k], bounds[k+1])
+        for length in lengths:
+            self.bounds.append(self.bounds[-1] + length)
+        self._bounds_cpu = torch.tensor(self.bounds, dtype=torch.int64)  # (S+1,) for the kernel
+        self.scales = torch.tensor(scales, dtype=torch.float32)  # (S,)
+        self.to(device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.gauss.device
+
+    def to(self, device: torch.device | str) -> "Fastfood":
+        """Move the stored diagonals (≈7 bytes per row of P) to `device`; returns self."""
+        self.signs, self.perm, self.gauss = self.signs.to(device), self.perm.to(device), self.gauss.to(device)
+        self.scales = self.scales.to(device)
+        return self
+
+    @torch.no_grad()
+    def forward_into(self, theta_d: torch.Tensor, out: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """out ← P·θ_d, or base + P·θ_d (θ = θ₀ + P·θ_d in one pass over D); returns out.
+
+        theta_d (d,), out and base (D,), all on this Fastfood's device. `out` is written in place,
+        so a buffer allocated once is reused: a fresh D-float tensor per step would pay page faults.
+        No autograd graph is recorded; `fastfood_project` is the differentiable form.
+        """
+        self._check("theta_d", theta_d, self.d, theta_d.dtype)
+        self._check("out", out, self.D, theta_d.dtype)
+        if base is not None:
+            self._check("base", base, self.D, theta_d.dtype)
+        if self._native(theta_d, out, *(() if base is None else (base,))):
+            kernels = native_kernels()
+            base_or_empty = out[:0] if base is None else base  # the kernel reads a (0,) base as "none"
+            chunks = kernels.num_chunks(self.num_blocks)
+            theta_np, base_np, out_np = (t.detach().numpy() for t in (theta_d, base_or_empty, out))  # Parameters too
+            kernels.fastfood_forward(theta_np, *self._tables(), base_np, out_np, chunks)
+            return out
+        x_pad = theta_d.new_zeros(self.n)  # (n,)
+        x_pad[: self.d] = theta_d
+        for start, stop, blocks in self._torch_chunks():
+            x = fwht_torch(self.signs[blocks].to(theta_d.dtype) * x_pad)  # (k, n): H·B_b·θ_pad
+            y = torch.gather(x, 1, self.perm[blocks].long()) * self.gauss[blocks].to(theta_d.dtype)  # (k, n)
+            y = fwht_torch(y).view(-1)[: stop - start] * self._row_scales(start, stop, theta_d.dtype)  # (rows,)
+            out[start:stop] = y if base is None else base[start:stop] + y
+        return out
+
+    @torch.no_grad()
+    def transpose_into(self, grad: torch.Tensor, out_d: torch.Tensor) -> torch.Tensor:
+        """out_d ← Pᵀ·grad (grad (D,), out_d (d,)): the chain rule for θ_d given ∂L/∂θ; returns out_d."""
+        self._check("grad", grad, self.D, grad.dtype)
+        self._check("out_d", out_d, self.d, grad.dtype)
+        if self._native(grad, out_d):
+            kernels = native_kernels()
+            chunks = kernels.num_chunks(self.num_blocks)
+            kernels.fastfood_transpose(grad.detach().numpy(), *self._tables(), out_d.detach().numpy(), chunks)
+            return out_d
+        acc_dtype = torch.float64 if grad.dtype in (torch.float32, torch.float64) else grad.dtype
+        acc = torch.zeros(self.d, dtype=acc_dtype, device=grad.device)  # (d,)
+        for start, stop, blocks in self._torch_chunks():
+            x = grad.new_zeros(blocks.stop - blocks.start, self.n)  # (k, n): grad rows, zero-padded
+            x.view(-1)[: stop - start] = grad[start:stop] * self._row_scales(start, stop, grad.dtype)
+            x = fwht_torch(x) * self.gauss[blocks].to(grad.dtype)  # (k, n): G_b·H·g_b
+            y = fwht_torch(torch.zeros_like(x).scatter_(1, self.perm[blocks].long(), x))  # (k, n): H·Π_bᵀ·…
+            acc += (y[:, : self.d] * self.signs[blocks, : self.d]).sum(0, dtype=acc_dtype)  # (d,)
+        return out_d.copy_(acc)
+
+    def _check(self, name: str, t: torch.Tensor, size: int, dtype: torch.dtype) -> None:
+        if t.shape != (size,) or t.dtype != dtype or t.device != self.device:
+            raise ValueError(
+                f"Fastfood(d={self.d}, D={self.D}): {name} must be a ({size},) {dtype} tensor on {self.device}, "
+                f"got {tuple(t.shape)} {t.dtype} on {t.device}"
+            )
+
+    def _native(self, *tensors: torch.Tensor) -> bool:
+        """Whether this call runs the numba kernel (raises if backend="numba" cannot)."""
+        if self.backend == "torch":
+            return False
+        native = uses_native(*tensors)
+        if self.backend == "numba" and not native:
+            raise ValueError(
+                "Fastfood(backend='numba') needs numba and contiguous float32 CPU tensors; "
+                "use backend='auto' to fall back to torch"
+            )
+        return native
+
+    def _tables(self) -> tuple:
+        """signs, perm, gauss, segment bounds and scales as zero-copy NumPy views for the kernels."""
+        return tuple(t.numpy() for t in (self.signs, self.perm, self.gauss, self._bounds_cpu, self.scales))
+
+    def _torch_chunks(self):
+        """(first row, end row, block slice) per pass of the torch path, a bounded temporary each."""
+        per_pass = max(1, _TORCH_CHUNK_ELEMENTS.get(self.device.type, 1 << 18) // self.n)
+        for b in range(0, self.num_blocks, per_pass):
+            blocks = slice(b, min(b + per_pass, self.num_blocks))
+            yield b * self.n, min(blocks.stop * self.n, self.D), blocks
+
+    def _row_scales(self, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
+        """The per-row factors s_r for rows [start, stop), expanded from the segment table."""
+        first, last = bisect.bisect_right(self.bounds, start) - 1, bisect.bisect_left(self.bounds, stop)
+        counts = [min(self.bounds[k + 1], stop) - max(self.bounds[k], start) for k in range(first, last)]
+        repeats = torch.tensor(counts, device=self.device)
+        return torch.repeat_interleave(self.scales[first:last].to(dtype), repeats, output_size=stop - start)  # (rows,)
+
+
+class FastfoodProjection(torch.autograd.Function):
+    """θ = base + P·θ_d written into a caller-owned buffer; backward is exactly Pᵀ (and I for base)."""
+
+    @staticmethod
+    def forward(ctx, theta_d: torch.Tensor, out: torch.Tensor, base: torch.Tensor | None, ff: Fastfood) -> torch.Tensor:
+        ff.forward_into(theta_d.detach(), out, None if base is None else base.detach())
+        ctx.ff = ff
+        ctx.mark_dirty(out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out: torch.Tensor):
+        ff = ctx.ff
+        grad_theta = None
+        if ctx.needs_input_grad[0]:
+            grad_theta = ff.transpose_into(grad_out.contiguous(), grad_out.new_empty(ff.d))
+        grad_base = grad_out if ctx.needs_input_grad[2] else None
+        return grad_theta, None, grad_base, None
+
+
+def fastfood_project(
+    theta_d: torch.Tensor, ff: Fastfood, out: torch.Tensor | None = None, base: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Differentiable P·θ_d (or base + P·θ_d); pass a preallocated `out` (D,) to reuse one buffer.
+
+    The returned tensor is `out` itself: reusing the buffer overwrites the previous step's θ.
+    """
+    if out is None:
+        out = theta_d.new_empty(ff.D)
+    return FastfoodProjection.apply(theta_d, out, base, ff)

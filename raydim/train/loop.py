@@ -1,0 +1,210 @@
+"""One fine-tune, read top to bottom: set up data, model and method, then train and evaluate per epoch.
+
+The same function serves ``raydim train`` and the Ray Tune trainable: a trainable
+passes ``on_epoch`` to report metrics and save a checkpoint, and ``resume`` to
+continue from one. Randomness that a resumed run must reproduce (batch order,
+dropout) is seeded from (seed, epoch), so an epoch-boundary checkpoint needs no
+RNG state and a resumed run matches an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from raydim.data.loading import TaskData, subsample
+from raydim.data.tokenize import make_dataloader, tokenize_task_data
+from raydim.errors import RaydimError
+from raydim.methods import TrainableMethod, get_method
+from raydim.models import load_model, load_tokenizer, parse_model_ref
+from raydim.train.config import TrainConfig
+from raydim.train.evaluate import evaluate
+
+STATE_VERSION = 1
+
+
+@dataclass
+class EpochMetrics:
+    """Metrics after one epoch. ``metrics`` keys are ``split/metric`` (``validation/accuracy``, ``train/loss``)."""
+
+    epoch: int
+    step: int
+    train_loss: float
+    metrics: dict[str, float]
+    primary: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    task: str
+    primary_metric: str
+    D: int  # noqa: N815 - the paper's symbol
+    num_trainable: int
+    train_size: int
+    device: str
+    history: list[EpochMetrics] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def best(self) -> EpochMetrics:
+        """The epoch with the best primary metric (the paper reports the best epoch)."""
+        return max(self.history, key=lambda e: -math.inf if math.isnan(e.primary) else e.primary)
+
+    @property
+    def final(self) -> EpochMetrics:
+        return self.history[-1]
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["best"], out["final"] = asdict(self.best), asdict(self.final)
+        return out
+
+
+def lr_at(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up to the peak, then linear decay to zero (a multiplier of the peak rate)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RaydimError(f"device {name!r} requested but no CUDA GPU is visible; use --device cpu")
+    return torch.device(name)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def train(config: TrainConfig, *, data: TaskData | None = None,
+          on_epoch: Callable[[EpochMetrics, Callable[[], dict]], None] | None = None,
+          resume: dict | None = None, progress: bool = True) -> TrainResult:
+    """Fine-tune as ``config`` says; return every epoch's metrics.
+
+    ``on_epoch(metrics, state)`` is called after each epoch; ``state()`` builds the
+    checkpoint (θ_d and λ, optimiser, scheduler, history) only if asked for.
+    """
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    autocast_dtype = torch.bfloat16 if config.bf16 else None
+
+    # data
+    data = data or config.data.load()
+    task = data.task
+    ref = parse_model_ref(config.model)
+    tokenizer = load_tokenizer(ref)
+    tokenized = tokenize_task_data(data, tokenizer, config.max_length)
+    train_set = tokenized[task.train_split]
+    train_eval_set = subsample(train_set, config.train_eval_samples, config.data.seed)
+    eval_loaders = {s: make_dataloader(tokenized[s], tokenizer, config.eval_batch_size) for s in task.eval_splits}
+    eval_loaders["train"] = make_dataloader(train_eval_set, tokenizer, config.eval_batch_size)
+
+    # model and method
+    model = load_model(ref, task.num_labels, seed=config.seed).to(device)
+    method: TrainableMethod = get_method(config.method).build(model, config.subspace(), str(ref))
+    D = sum(p.numel() for p in model.parameters() if p.requires_grad)  # noqa: N806
+    optimizer = torch.optim.AdamW(method.trainable_parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup = int(config.warmup_ratio * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, total_steps, warmup))
+
+    result = TrainResult(config=config, task=task.name, primary_metric=task.primary_metric, D=D,
+                         num_trainable=method.num_trainable, train_size=len(train_set), device=_device_name(device))
+    start_epoch = 0
+    if resume is not None:
+        start_epoch = _restore(resume, method, optimizer, scheduler, result)
+
+    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress, unit="step",
+               desc=f"{config.method}" + (f" d={config.d}" if config.d else ""), dynamic_ncols=True)
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, config.epochs):
+        epoch_started = time.perf_counter()
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout
+        loader = make_dataloader(train_set, tokenizer, config.batch_size, shuffle=True,
+                                 seed=config.seed * 100_003 + epoch)
+        model.train()
+        loss_sum, batches = 0.0, 0
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            # forward / backward through θ = θ₀ + λ·P·θ_d (or plain θ for full)
+            method.before_forward()
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                loss = model(**batch).loss
+            loss.backward()
+            method.after_backward()
+            # step
+            if config.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            # log
+            loss_sum += loss.item()
+            batches += 1
+            step += 1
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / batches:.4f}")
+        # evaluate
+        method.before_forward()
+        metrics = {}
+        for split, eval_loader in eval_loaders.items():
+            for name, value in evaluate(model, eval_loader, task, device, autocast_dtype).items():
+                metrics[f"{split}/{name}"] = value
+        record = EpochMetrics(epoch=epoch + 1, step=step, train_loss=loss_sum / max(1, batches), metrics=metrics,
+                              primary=metrics[f"{task.primary_split}/{task.primary_metric}"],
+                              seconds=time.perf_counter() - epoch_started)
+        result.history.append(record)
+        if on_epoch is not None:
+            on_epoch(record, lambda: _state(method, optimizer, scheduler, result))
+    bar.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _state(method: TrainableMethod, optimizer: torch.optim.Optimizer, scheduler, result: TrainResult) -> dict:
+    return {
+        "version": STATE_VERSION,
+        "epoch": len(result.history),
+        "settings_hash": result.config.settings_hash(),
+        "trainable": method.trainable_state(),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),  # a snapshot: training goes on mutating the live one
+        "scheduler": scheduler.state_dict(),
+        "history": [asdict(e) for e in result.history],
+    }
+
+
+def _restore(state: dict, method: TrainableMethod, optimizer: torch.optim.Optimizer, scheduler,
+             result: TrainResult) -> int:
+    if state.get("version") != STATE_VERSION:
+        raise RaydimError(f"checkpoint version {state.get('version')} is not {STATE_VERSION}; start the trial afresh")
+    if state["settings_hash"] != result.config.settings_hash():
+        raise RaydimError("checkpoint was written by a trial with other settings; start the trial afresh")
+    method.load_trainable_state(state["trainable"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    result.history = [EpochMetrics(**e) for e in state["history"]]
+    return int(state["epoch"])
+
+
+def set_threads(num_threads: int | None) -> None:
+    """Match torch's intra-op threads to the CPUs this process may use (a Ray trial's share)."""
+    if num_threads is None:
+        num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, num_threads))

@@ -1,0 +1,229 @@
+"""Fastfood P: the standard block construction, exact transpose, seeds, normalisation, validation."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+import scipy.linalg
+import torch
+
+from raydim.subspace.fastfood import Fastfood, draw_blocks, fastfood_project
+from raydim.subspace.fwht import native_kernels
+
+needs_numba = pytest.mark.skipif(native_kernels() is None, reason="numba not importable")
+# (d, D, segments): n < 16 and n >= 16 kernel paths, segments straddling blocks, a truncated last block, d = 1
+CASES = [
+    (5, 37, [10, 1, 26]),
+    (20, 1000, [100, 3, 297, 600]),
+    (300, 5000, None),
+    (17, 17, None),
+    (1, 9, [4, 5]),
+    (64, 64 * 9 + 5, [64 * 9 + 5]),
+]
+
+
+def _explicit_matrix(ff: Fastfood) -> torch.Tensor:
+    """P (D, d) column by column: P·e_j for each unit vector, in float64 through the torch path."""
+    reference = Fastfood(ff.seed, ff.d, ff.D, ff.segments, ff.normalization, backend="torch")
+    unit_vectors = torch.eye(ff.d, dtype=torch.float64)
+    return torch.stack([reference.forward_into(e, torch.empty(ff.D, dtype=torch.float64)) for e in unit_vectors], 1)
+
+
+def _definition_matrix(seed: int, d: int, D: int, segments: list[int]) -> torch.Tensor:
+    """P from the formula: stacked V_b = H·G_b·Π_b·H·B_b, first d columns and D rows, row r ×1/√(n·D_i)."""
+    n = 1 << (d - 1).bit_length()
+    num_blocks = -(-D // n)
+    signs, perm, gauss = draw_blocks(seed, n, num_blocks)
+    H = torch.tensor(scipy.linalg.hadamard(n), dtype=torch.float64)
+    Pi = torch.eye(n, dtype=torch.float64)[perm.long()]  # (blocks, n, n): (Π_b x)_i = x[π_b(i)]
+    G, B = torch.diag_embed(gauss.double()), torch.diag_embed(signs.double())  # (blocks, n, n)
+    blocks = H @ G @ Pi @ H @ B  # (blocks, n, n)
+    scales = torch.cat([torch.full((length,), (n * length) ** -0.5, dtype=torch.float64) for length in segments])
+    return blocks.reshape(-1, n)[:D, :d] * scales[:, None]  # (D, d)
+
+
+@pytest.mark.parametrize("d, D, segments", CASES)
+def test_fastfood_is_the_stacked_block_construction(d: int, D: int, segments: list[int] | None) -> None:
+    ff = Fastfood(seed=11, d=d, D=D, segments=segments)
+    theta = torch.randn(d, dtype=torch.float64)
+    got = ff.forward_into(theta, torch.empty(D, dtype=torch.float64))
+    torch.testing.assert_close(got, _definition_matrix(11, d, D, segments or [D]) @ theta)
+
+
+def test_fastfood_is_linear() -> None:
+    ff = Fastfood(seed=0, d=40, D=3000, segments=[1000, 2000])
+    a, b = torch.randn(40), torch.randn(40)
+
+    def project(v: torch.Tensor) -> torch.Tensor:
+        return ff.forward_into(v, torch.empty(3000))
+
+    torch.testing.assert_close(project(2.0 * a - 3.0 * b), 2.0 * project(a) - 3.0 * project(b), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
+def test_fastfood_backward_is_explicit_transpose(backend: str) -> None:
+    ff = Fastfood(seed=3, d=5, D=37, segments=[10, 1, 26], backend=backend)
+    P = _explicit_matrix(ff).float()  # (37, 5)
+    theta = torch.randn(5, requires_grad=True)
+    g = torch.randn(37)
+    out = fastfood_project(theta, ff)
+    torch.testing.assert_close(out, P @ theta.detach(), rtol=1e-5, atol=1e-6)
+    out.backward(g)
+    torch.testing.assert_close(theta.grad, P.t() @ g, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ff.transpose_into(g, torch.empty(5)), P.t() @ g, rtol=1e-5, atol=1e-6)
+
+
+def test_fastfood_gradcheck_float64() -> None:
+    ff = Fastfood(seed=5, d=6, D=29, segments=[7, 22])
+    theta = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    base = torch.randn(29, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t, b: fastfood_project(t, ff, base=b), (theta, base))
+
+
+@needs_numba
+@pytest.mark.parametrize("d, D, segments", CASES)
+def test_numba_kernel_equals_torch_path(d: int, D: int, segments: list[int] | None) -> None:
+    fast, slow = (Fastfood(seed=7, d=d, D=D, segments=segments, backend=b) for b in ("numba", "torch"))
+    theta, grad, base = torch.randn(d), torch.randn(D), torch.randn(D)
+    for args in ((), (base,)):
+        expected = slow.forward_into(theta, torch.empty(D), *args)
+        torch.testing.assert_close(fast.forward_into(theta, torch.empty(D), *args), expected)
+    expected = slow.transpose_into(grad, torch.empty(d))
+    torch.testing.assert_close(fast.transpose_into(grad, torch.empty(d)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fastfood_project_reuses_the_given_buffer_and_adds_base() -> None:
+    ff = Fastfood(seed=1, d=8, D=100)
+    theta0, out = torch.randn(100), torch.empty(100)
+    theta_d = torch.randn(8, requires_grad=True)
+    theta = fastfood_project(theta_d, ff, out=out, base=theta0)
+    assert theta.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(theta, theta0 + ff.forward_into(theta_d.detach(), torch.empty(100)))
+    theta.sum().backward()
+    torch.testing.assert_close(theta_d.grad, ff.transpose_into(torch.ones(100), torch.empty(8)))
+
+
+_FINGERPRINT = """
+import hashlib, sys, torch
+from raydim.subspace.fastfood import Fastfood
+ff = Fastfood(seed=int(sys.argv[1]), d=50, D=777, segments=[77, 700], backend="torch")
+out = ff.forward_into(torch.linspace(-1, 1, 50), torch.empty(777))
+print(hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss, out))).hexdigest())
+"""
+
+
+def _fingerprint(seed: int) -> str:
+    ff = Fastfood(seed=seed, d=50, D=777, segments=[77, 700], backend="torch")
+    out = ff.forward_into(torch.linspace(-1, 1, 50), torch.empty(777))
+    return hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss, out))).hexdigest()
+
+
+def test_same_seed_gives_bit_identical_projection_in_another_process() -> None:
+    torch.manual_seed(123)  # the global RNG state must not matter
+    result = subprocess.run([sys.executable, "-c", _FINGERPRINT, "4"], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == _fingerprint(4)
+
+
+def test_different_seeds_give_different_projections() -> None:
+    assert _fingerprint(4) != _fingerprint(5)
+    a, b = (Fastfood(seed=s, d=5, D=37) for s in (0, 1))
+    assert not torch.equal(_explicit_matrix(a), _explicit_matrix(b))
+
+
+def test_per_tensor_normalisation_keeps_each_segment_at_the_norm_of_theta() -> None:
+    """E‖(P·θ)_i‖² = ‖θ‖² for every segment i, whatever its length or position among the blocks.
+
+    Seeds are fixed, so this never flakes; over 300 draws the mean of a chi-square-like ratio
+    sits within ±0.2 of 1 (several standard errors even for the 3-row segment).
+    """
+    segments = [3, 61, 200, 36, 700]  # lengths across and inside the 64-row blocks
+    theta = torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ratios = torch.zeros(len(segments), dtype=torch.float64)
+    for seed in range(300):
+        ff = Fastfood(seed=seed, d=40, D=1000, segments=segments)
+        out = ff.forward_into(theta, torch.empty(1000, dtype=torch.float64))
+        ratios += torch.stack([part.square().sum() for part in out.split(segments)]) / theta.square().sum()
+    ratios /= 300
+    assert torch.all((ratios - 1).abs() < 0.2), ratios
+
+
+def test_global_normalisation_keeps_the_whole_offset_at_the_norm_of_theta() -> None:
+    theta = torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ratios = [
+        Fastfood(seed=seed, d=40, D=1000, segments=[3, 997], normalization="global")
+        .forward_into(theta, torch.empty(1000, dtype=torch.float64)).square().sum() / theta.square().sum()
+        for seed in range(100)
+    ]  # fmt: skip
+    assert abs(sum(ratios) / len(ratios) - 1) < 0.1
+
+
+def test_scalar_normalisation_scales_every_row() -> None:
+    unit, doubled = (Fastfood(seed=2, d=9, D=50, normalization=s) for s in (1.0, 2.0))
+    theta = torch.randn(9)
+    expected = 2 * unit.forward_into(theta, torch.empty(50))
+    torch.testing.assert_close(doubled.forward_into(theta, torch.empty(50)), expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"d": 38, "D": 37}, "d=38 exceeds D=37.*use d <= 37"),
+        ({"d": 0, "D": 37}, "d \\(subspace dimension\\) must be a positive int, got 0"),
+        ({"d": -4, "D": 37}, "got -4"),
+        ({"d": 5, "D": 0}, "D \\(number of model parameters\\) must be a positive int, got 0"),
+        ({"d": 5, "D": 37, "segments": [10, 20]}, "segments must sum to D=37, got 30"),
+        ({"d": 5, "D": 37, "segments": [37, 0]}, "segments must be positive ints"),
+        ({"d": 5, "D": 37, "normalization": "l2"}, "normalization must be one of \\('per_tensor', 'global'\\)"),
+        ({"d": 5, "D": 37, "normalization": -1.0}, "scalar normalization must be a positive number"),
+        ({"d": 5, "D": 37, "backend": "cuda"}, "backend must be one of"),
+        ({"d": 5, "D": 37, "seed": "0"}, "seed must be an int"),
+    ],
+)
+def test_bad_arguments_are_value_errors_naming_the_fix(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Fastfood(**{"seed": 0, **kwargs})
+
+
+def test_all_argument_errors_are_reported_together() -> None:
+    with pytest.raises(ValueError, match="d=50 exceeds D=37.*segments must sum to D=37"):
+        Fastfood(seed=0, d=50, D=37, segments=[1])
+
+
+def test_wrong_buffers_are_value_errors() -> None:
+    ff = Fastfood(seed=0, d=5, D=37)
+    with pytest.raises(ValueError, match="out must be a \\(37,\\) torch.float32 tensor on cpu, got \\(36,\\)"):
+        ff.forward_into(torch.randn(5), torch.empty(36))
+    with pytest.raises(ValueError, match="theta_d must be a \\(5,\\)"):
+        ff.forward_into(torch.randn(6), torch.empty(37))
+    with pytest.raises(ValueError, match="out_d must be a \\(5,\\) torch.float32"):
+        ff.transpose_into(torch.randn(37), torch.empty(5, dtype=torch.float64))
+
+
+@needs_numba
+def test_forcing_numba_on_float64_is_a_value_error() -> None:
+    ff = Fastfood(seed=0, d=5, D=37, backend="numba")
+    with pytest.raises(ValueError, match="backend='numba'\\) needs numba and contiguous float32 CPU tensors"):
+        ff.forward_into(torch.randn(5, dtype=torch.float64), torch.empty(37, dtype=torch.float64))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_torch_path_equals_cpu() -> None:
+    cpu = Fastfood(seed=9, d=300, D=70_000, segments=[30_000, 40_000])
+    gpu = Fastfood(seed=9, d=300, D=70_000, segments=[30_000, 40_000], device="cuda")
+    theta, grad = torch.randn(300), torch.randn(70_000)
+    on_gpu = gpu.forward_into(theta.cuda(), torch.empty(70_000, device="cuda")).cpu()
+    torch.testing.assert_close(on_gpu, cpu.forward_into(theta, torch.empty(70_000)), rtol=1e-4, atol=1e-5)
+    on_gpu = gpu.transpose_into(grad.cuda(), torch.empty(300, device="cuda")).cpu()
+    torch.testing.assert_close(on_gpu, cpu.transpose_into(grad, torch.empty(300)), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
+def test_forward_into_accepts_a_parameter_and_records_no_graph(backend: str) -> None:
+    ff = Fastfood(seed=0, d=5, D=37, backend=backend)
+    theta_d = torch.nn.Parameter(torch.randn(5))
+    out = ff.forward_into(theta_d, torch.empty(37))
+    assert not out.requires_grad
+    torch.testing.assert_close(out, ff.forward_into(theta_d.detach(), torch.empty(37)))

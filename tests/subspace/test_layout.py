@@ -1,0 +1,54 @@
+"""Parameter layout: SAID groups and the flat θ / gradient buffers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from raydim.errors import RaydimError
+from raydim.subspace.layout import build_layout, flatten_parameters, layer_group
+from tests.tiny import tiny_model
+
+
+def test_layer_groups_are_embeddings_blocks_pooler_head() -> None:
+    layout = build_layout(tiny_model())
+    assert layout.groups == ("bert.embeddings", "bert.encoder.layer.0", "bert.encoder.layer.1", "bert.pooler",
+                             "classifier")
+    assert layout.D == sum(p.numel() for p in tiny_model().parameters())
+    assert [g for g, _, _ in layout.group_ranges()] == [0, 1, 2, 3, 4]  # contiguous runs
+
+
+def test_layer_group_names() -> None:
+    assert layer_group("bert.encoder.layer.3.attention.self.query.weight", "bert") == "bert.encoder.layer.3"
+    assert layer_group("roberta.embeddings.LayerNorm.bias", "roberta") == "roberta.embeddings"
+    assert layer_group("classifier.out_proj.weight", "roberta") == "classifier"
+    assert layer_group("model.layers.10.mlp.up_proj.weight", "model") == "model.layers.10"
+
+
+def test_tensor_grouping_has_one_group_per_tensor() -> None:
+    model = tiny_model()
+    layout = build_layout(model, "tensor")
+    assert layout.m == len(list(model.parameters()))
+    with pytest.raises(RaydimError, match="grouping must be one of layer, tensor"):
+        build_layout(model, "block")
+
+
+def test_frozen_parameters_are_left_out() -> None:
+    model = tiny_model()
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    layout = build_layout(model)
+    assert "bert.embeddings.word_embeddings.weight" not in {s.name for s in layout.segments}
+
+
+def test_flat_buffers_are_the_parameters_and_their_grads() -> None:
+    model = tiny_model()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    layout = build_layout(model)
+    theta, grad = flatten_parameters(model, layout)
+    for s in layout.segments:
+        assert torch.equal(theta[s.start:s.stop], before[s.name].reshape(-1))
+    theta.add_(1.0)
+    assert torch.equal(model.classifier.bias, before["classifier.bias"] + 1.0)
+    model(input_ids=torch.tensor([[1, 2, 3]]), labels=torch.tensor([1])).loss.backward()
+    assert grad.abs().sum() > 0
+    assert torch.equal(grad[layout.segments[-1].start:], model.classifier.bias.grad.reshape(-1))

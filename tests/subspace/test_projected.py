@@ -1,0 +1,117 @@
+"""DID and SAID wrappers: step 0 is the pretrained model, d is exact, gradients are the chain rule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.func import functional_call
+
+from raydim.errors import RaydimError
+from raydim.methods import METHODS, get_method
+from raydim.subspace.projected import SubspaceConfig, SubspaceModel
+from tests.tiny import tiny_model
+
+BATCH = {"input_ids": torch.tensor([[5, 17, 33, 2], [7, 7, 91, 0]]), "labels": torch.tensor([1, 0])}
+
+
+def _wrap(method: str, d: int = 40, **options) -> SubspaceModel:
+    return get_method(method).build(tiny_model(), SubspaceConfig(d=d, **options), "tiny")
+
+
+@pytest.mark.parametrize("method", ["did", "said"])
+def test_step0_equals_pretrained(method: str) -> None:
+    reference = tiny_model().eval()
+    wrapped = _wrap(method)
+    wrapped.model.eval()
+    wrapped.before_forward()
+    with torch.no_grad():
+        assert torch.equal(wrapped(**BATCH).logits, reference(**BATCH).logits)
+
+
+@pytest.mark.parametrize("method, d", [("did", 40), ("said", 40), ("said", 6)])
+def test_trainable_parameter_count_equals_d(method: str, d: int) -> None:
+    assert _wrap(method, d).num_trainable == d
+
+
+def test_bad_d_is_a_clear_error() -> None:
+    with pytest.raises(RaydimError, match="d must exceed the 5 SAID groups of tiny"):
+        _wrap("said", 5)
+    with pytest.raises(RaydimError, match="d must be a positive integer, got 0"):
+        SubspaceConfig(d=0)
+    with pytest.raises(RaydimError, match="d must be a positive integer, got -3"):
+        SubspaceConfig(d=-3)
+    D = sum(p.numel() for p in tiny_model().parameters())
+    with pytest.raises(RaydimError, match=f"d must not exceed the {D:,} parameters of tiny"):
+        _wrap("did", D + 1)
+    with pytest.raises(RaydimError, match="normalization must be one of"):
+        SubspaceConfig(d=10, normalization="l2")
+
+
+def _explicit_projection(wrapped: SubspaceModel) -> torch.Tensor:
+    """P as a dense D×(d−m) matrix, column by column."""
+    n = wrapped.theta_d.numel()
+    columns = []
+    for i in range(n):
+        out = torch.empty(wrapped.layout.D)
+        wrapped.projection.forward_into(torch.eye(n)[i], out)
+        columns.append(out)
+    return torch.stack(columns, dim=1)
+
+
+@pytest.mark.parametrize("method", ["did", "said"])
+@pytest.mark.parametrize("normalization", ["per_tensor", "global"])
+def test_gradients_match_autograd_through_explicit_p(method: str, normalization: str) -> None:
+    wrapped = _wrap(method, d=24, normalization=normalization)
+    wrapped.model.eval()  # no dropout: both passes must see the same function
+    torch.manual_seed(1)
+    with torch.no_grad():
+        wrapped.theta_d.normal_()
+        if wrapped.lambdas is not None:
+            wrapped.lambdas.uniform_(0.5, 1.5)
+    P = _explicit_projection(wrapped)
+    # reference: θ = θ₀ + λ_expanded ⊙ (P θ_d), differentiated by autograd
+    theta_d = wrapped.theta_d.detach().clone().requires_grad_()
+    lambdas = (wrapped.lambdas if wrapped.lambdas is not None else torch.ones(1)).detach().clone().requires_grad_()
+    group_of = torch.tensor([s.group if wrapped.lambdas is not None else 0
+                             for s in wrapped.layout.segments for _ in range(s.numel)])
+    theta = wrapped.theta0 + lambdas[group_of] * (P @ theta_d)
+    params = {s.name: theta[s.start:s.stop].view_as(p)
+              for s, (_, p) in zip(wrapped.layout.segments, wrapped.model.named_parameters())}
+    functional_call(wrapped.model, params, args=(), kwargs=BATCH).loss.backward()
+    # raydim's explicit step
+    wrapped.before_forward()
+    assert torch.allclose(wrapped.theta, theta.detach(), atol=1e-6)
+    wrapped(**BATCH).loss.backward()
+    wrapped.after_backward()
+    assert torch.allclose(wrapped.theta_d.grad, theta_d.grad, rtol=1e-4, atol=1e-6)
+    if wrapped.lambdas is not None:
+        assert torch.allclose(wrapped.lambdas.grad, lambdas.grad, rtol=1e-4, atol=1e-6)
+    assert wrapped.grad.abs().sum() == 0  # cleared for the next step
+
+
+def test_state_is_tiny_and_restores_the_model() -> None:
+    wrapped = _wrap("said", d=30)
+    with torch.no_grad():
+        wrapped.theta_d.normal_()
+        wrapped.lambdas.fill_(0.7)
+    wrapped.before_forward()
+    state = wrapped.trainable_state()
+    assert sum(t.numel() for t in state.values()) == 30
+    fresh = _wrap("said", d=30)
+    fresh.load_trainable_state(state)
+    assert torch.equal(fresh.theta, wrapped.theta)
+
+
+def test_projection_seed_changes_the_subspace() -> None:
+    a, b = _wrap("did", seed=0), _wrap("did", seed=1)
+    assert not torch.equal(_explicit_projection(a), _explicit_projection(b))
+
+
+def test_full_is_registered_with_the_subspace_methods() -> None:
+    assert list(METHODS) == ["full", "did", "said"]
+    with pytest.raises(RaydimError, match="unknown method 'lora'; known methods: full, did, said"):
+        get_method("lora")
+    with pytest.raises(RaydimError, match="drop --d"):
+        get_method("full").build(tiny_model(), SubspaceConfig(d=10), "tiny")
+    with pytest.raises(RaydimError, match="pass --d"):
+        get_method("said").build(tiny_model(), None, "tiny")

@@ -1,0 +1,104 @@
+"""The training loop on a tiny model and a learnable synthetic task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from raydim.cli import main
+from raydim.data.spec import DataSpec
+from raydim.errors import RaydimError
+from raydim.train import TrainConfig, train
+from raydim.train.loop import lr_at
+from tests.tiny import write_sentiment_task, write_tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, DataSpec]:
+    root = tmp_path_factory.mktemp("tiny")
+    train_file, eval_file = write_sentiment_task(root / "data")
+    model = str(write_tiny_model_dir(root / "model"))
+    return model, DataSpec(task="sentiment", train_file=str(train_file), eval_file=str(eval_file),
+                           text_columns=("text",))
+
+
+def _config(setup, **overrides) -> TrainConfig:
+    model, data = setup
+    values = dict(data=data, model=model, method="said", d=32, lr=0.3, normalization="global", epochs=3,
+                  batch_size=16, max_length=16, warmup_ratio=0.0)
+    return TrainConfig(**{**values, **overrides})
+
+
+def test_said_learns_a_synthetic_task_at_small_d(setup) -> None:
+    result = train(_config(setup), progress=False)
+    assert result.num_trainable == 32
+    assert result.best.metrics["validation/accuracy"] >= 0.95
+
+
+def test_full_fine_tune_learns_too(setup) -> None:
+    result = train(_config(setup, method="full", d=None, lr=3e-2), progress=False)
+    assert result.num_trainable == result.D
+    assert result.best.metrics["validation/accuracy"] >= 0.9
+
+
+def test_resume_matches_uninterrupted(setup) -> None:
+    config = _config(setup, method="did", epochs=2)
+    uninterrupted = train(config, progress=False)
+    states = []
+    first = train(_config(setup, method="did", epochs=2), progress=False,
+                  on_epoch=lambda metrics, state: states.append(state()) if metrics.epoch == 1 else None)
+    resumed = train(config, resume=states[0], progress=False)
+    assert [e.metrics for e in resumed.history] == [e.metrics for e in uninterrupted.history]
+    assert first.history[0].metrics == resumed.history[0].metrics
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(setup) -> None:
+    states = []
+    train(_config(setup, epochs=1), progress=False, on_epoch=lambda m, state: states.append(state()))
+    with pytest.raises(RaydimError, match="other settings"):
+        train(_config(setup, epochs=1, lr=0.01), resume=states[0], progress=False)
+
+
+def test_metrics_cover_train_and_eval(setup) -> None:
+    result = train(_config(setup, epochs=1), progress=False)
+    assert set(result.final.metrics) == {"validation/accuracy", "validation/f1", "validation/loss",
+                                         "train/accuracy", "train/f1", "train/loss"}
+    assert result.final.primary == result.final.metrics["validation/accuracy"]
+
+
+def test_lr_schedule_warms_up_then_decays() -> None:
+    assert [round(lr_at(s, total=10, warmup=2), 3) for s in range(10)] == [0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5,
+                                                                           0.375, 0.25, 0.125]
+
+
+def test_config_errors_are_collected() -> None:
+    with pytest.raises(RaydimError, match="needs the subspace dimension.*epochs must be positive.*lr must be positive"):
+        TrainConfig(method="said", epochs=0, lr=-1.0)
+    with pytest.raises(RaydimError, match="unknown method 'lora'"):
+        TrainConfig(method="lora")
+
+
+def test_config_round_trips_through_a_plain_dict(setup) -> None:
+    config = _config(setup)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.settings_hash() == _config(setup, device="cpu").settings_hash() != _config(setup, d=65).settings_hash()
+
+
+def test_raydim_train_cli(setup, tmp_path: Path, capsys) -> None:
+    model, data = setup
+    output = tmp_path / "result.json"
+    code = main(["train", "--task", "sentiment", "--model", model, "--method", "said", "--d", "32", "--lr", "0.3",
+                 "--epochs", "2", "--batch-size", "16", "--max-length", "16", "--train-file", data.train_file,
+                 "--eval-file", data.eval_file, "--text-columns", "text", "--quiet", "--output", str(output)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "said d=32 (trainable 32 of D=" in out and "sentiment: accuracy best" in out
+    saved = json.loads(output.read_text())
+    assert saved["best"]["primary"] == max(e["primary"] for e in saved["history"])
+
+
+def test_raydim_train_bad_input_is_one_line(capsys) -> None:
+    assert main(["train", "--method", "said"]) == 2
+    assert "needs the subspace dimension: pass --d" in capsys.readouterr().err
