@@ -67,7 +67,8 @@ class SubspaceModel(nn.Module):
             )
         self.theta, self.grad = flatten_parameters(model, self.layout)
         self.theta0 = self.theta.clone()
-        self.offset = torch.zeros_like(self.theta)  # P·θ_d, kept for ∂L/∂λ
+        # SAID keeps P·θ_d for ∂L/∂λ; DID writes θ₀ + P·θ_d straight into θ and needs no such buffer
+        self.offset = torch.zeros_like(self.theta) if said else None
         self.projection = Fastfood(seed=config.seed, d=config.d - m, D=self.layout.D,
                                    segments=[s.numel for s in self.layout.segments],
                                    normalization=config.normalization, device=self.theta.device)
@@ -86,10 +87,10 @@ class SubspaceModel(nn.Module):
     @torch.no_grad()
     def before_forward(self) -> None:
         """θ ← θ₀ + λ ⊙ P·θ_d, written into the parameters the model reads."""
-        self.projection.forward_into(self.theta_d.detach(), self.offset)
-        if self.lambdas is None:
-            torch.add(self.theta0, self.offset, out=self.theta)
+        if self.offset is None:
+            self.projection.forward_into(self.theta_d.detach(), self.theta, base=self.theta0)
             return
+        self.projection.forward_into(self.theta_d.detach(), self.offset)
         scales = self.lambdas.detach().tolist()
         for group, start, stop in self._ranges:
             torch.add(self.theta0[start:stop], self.offset[start:stop], alpha=scales[group], out=self.theta[start:stop])
@@ -97,7 +98,7 @@ class SubspaceModel(nn.Module):
     @torch.no_grad()
     def after_backward(self) -> None:
         """Pull ∂L/∂θ back to ∂L/∂θ_d and ∂L/∂λ, then clear ∂L/∂θ for the next step."""
-        if self.lambdas is not None:
+        if self.lambdas is not None and self.offset is not None:
             grad_lambdas = torch.zeros_like(self.lambdas)
             scales = self.lambdas.detach().tolist()
             for group, start, stop in self._ranges:

@@ -77,6 +77,24 @@ def lr_at(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+def train_step(method: TrainableMethod, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
+               max_grad_norm: float | None = 1.0, autocast_dtype: torch.dtype | None = None) -> float:
+    """One optimiser step on one batch; returns the loss. Shared with the step benchmark."""
+    # forward / backward through θ = θ₀ + λ·P·θ_d (or plain θ for full)
+    method.before_forward()
+    device_type = batch["input_ids"].device.type
+    with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        loss = method.model(**batch).loss
+    loss.backward()
+    method.after_backward()
+    # step
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -143,20 +161,9 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
         loss_sum, batches = 0.0, 0
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
-            # forward / backward through θ = θ₀ + λ·P·θ_d (or plain θ for full)
-            method.before_forward()
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                loss = model(**batch).loss
-            loss.backward()
-            method.after_backward()
-            # step
-            if config.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), config.max_grad_norm)
-            optimizer.step()
+            loss = train_step(method, optimizer, batch, config.max_grad_norm, autocast_dtype)
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            # log
-            loss_sum += loss.item()
+            loss_sum += loss
             batches += 1
             step += 1
             bar.update(1)
