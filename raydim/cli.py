@@ -147,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--projection-seed", type=int, help="seed of the random subspace P (default: --seed)")
     p.add_argument("--warmup-ratio", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--normalization", default="per_tensor", choices=["per_tensor", "global"],
-                   help="scale P per parameter tensor (authors' code, default) or globally (Li et al.)")
+    p.add_argument("--normalization", default="global", choices=["global", "per_tensor"],
+                   help="scale P globally (Li et al., default) or per parameter tensor (authors' code); "
+                        "see docs/subspace.md")
     p.add_argument("--grouping", default="layer", choices=["layer", "tensor"], help="SAID groups (default: layer)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")

@@ -62,7 +62,7 @@ class FullFineTune:
 class Method:
     name: str
     description: str
-    default_lr: float  # AdamW peak learning rate found on MRPC with minilm-l6 (docs/subspace.md)
+    default_lr: float  # AdamW peak rate; provisional, from MRPC runs with minilm-l6 (docs/subspace.md)
     build: Callable[[nn.Module, SubspaceConfig | None, str], TrainableMethod]
 
     @property
@@ -87,8 +87,8 @@ def _subspace(build: Callable[..., TrainableMethod]) -> Callable[[nn.Module, Sub
 
 METHODS: dict[str, Method] = {
     "full": Method("full", "fine-tune all D parameters (the baseline)", 1e-4, _full),
-    "did": Method("did", "θ = θ₀ + P·θ_d in a random d-dimensional subspace", 1e-2, _subspace(build_did)),
-    "said": Method("said", "θᵢ = θ₀ᵢ + λᵢ·P(θ_{d-m})ᵢ, one learned scale per layer", 1e-2, _subspace(build_said)),
+    "did": Method("did", "θ = θ₀ + P·θ_d in a random d-dimensional subspace", 0.3, _subspace(build_did)),
+    "said": Method("said", "θᵢ = θ₀ᵢ + λᵢ·P(θ_{d-m})ᵢ, one learned scale per layer", 0.3, _subspace(build_said)),
 }
 
 

@@ -32,14 +32,15 @@ NORMALIZATIONS = ("per_tensor", "global")
 class SubspaceConfig:
     """What defines a subspace, besides the model: d, the seed of P, normalisation and SAID grouping.
 
-    ``normalization="per_tensor"`` (the authors' released code) scales each parameter
-    tensor's slice of P·θ_d to the norm of θ_d in expectation; ``"global"`` (Li et al.
-    2018) scales the whole of P·θ_d to it.
+    ``normalization="global"`` (Li et al. 2018, the default) scales the whole of P·θ_d
+    to the norm of θ_d in expectation; ``"per_tensor"`` (the authors' released code)
+    scales each parameter tensor's slice to it, which lets the small new head swamp
+    the gradient of a pretrained model (docs/subspace.md).
     """
 
     d: int
     seed: int = 0
-    normalization: str = "per_tensor"
+    normalization: str = "global"
     grouping: str = "layer"
 
     def __post_init__(self) -> None:

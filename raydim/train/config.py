@@ -38,7 +38,7 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
     max_grad_norm: float | None = 1.0
-    normalization: str = "per_tensor"
+    normalization: str = "global"
     grouping: str = "layer"
     train_eval_samples: int = 1000
     device: str = "auto"
