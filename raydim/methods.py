@@ -87,8 +87,8 @@ def _subspace(build: Callable[..., TrainableMethod]) -> Callable[[nn.Module, Sub
 
 METHODS: dict[str, Method] = {
     "full": Method("full", "fine-tune all D parameters (the baseline)", 1e-4, _full),
-    "did": Method("did", "θ = θ₀ + P·θ_d in a random d-dimensional subspace", 0.3, _subspace(build_did)),
-    "said": Method("said", "θᵢ = θ₀ᵢ + λᵢ·P(θ_{d-m})ᵢ, one learned scale per layer", 0.3, _subspace(build_said)),
+    "did": Method("did", "θ = θ₀ + P·θ_d in a random d-dimensional subspace", 0.1, _subspace(build_did)),
+    "said": Method("said", "θᵢ = θ₀ᵢ + λᵢ·P(θ_{d-m})ᵢ, one learned scale per layer", 0.1, _subspace(build_said)),
 }
 
 
