@@ -7,8 +7,10 @@ with exit code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from raydim.atomic import write_json_atomically
 from raydim.data import GLUE_TASKS
@@ -102,6 +104,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         projection_seed=args.projection_seed, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
         normalization=args.normalization, grouping=args.grouping, device=args.device, bf16=args.bf16,
     )
+    if args.output:
+        check_writable(args.output)  # before minutes of training, not after
     set_threads(args.threads)
     result = train(config, progress=not args.quiet)
     metric = f"{config.data.task}: {result.primary_metric}"
@@ -114,6 +118,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
           f"final {final.primary:.4f}; {result.seconds:.0f}s on {result.device}")
     if args.output:
         write_json_atomically(args.output, result.to_dict())
+
+
+def check_writable(path: str) -> None:
+    """A file can be created at ``path``: its nearest existing ancestor is a writable folder."""
+    target = Path(path).expanduser().resolve()
+    if target.is_dir():
+        raise RaydimError(f"--output {path!r} is a folder; name a file, e.g. {Path(path) / 'result.json'}")
+    ancestor = target.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise RaydimError(f"--output {path!r} cannot be written ({ancestor} is not a writable folder); "
+                          "pick another path")
 
 
 def _metric_columns(result) -> list[str]:

@@ -99,6 +99,11 @@ def test_raydim_train_cli(setup, tmp_path: Path, capsys) -> None:
     assert saved["best"]["primary"] == max(e["primary"] for e in saved["history"])
 
 
-def test_raydim_train_bad_input_is_one_line(capsys) -> None:
+def test_raydim_train_bad_input_is_one_line(capsys, tmp_path: Path) -> None:
     assert main(["train", "--method", "said"]) == 2
     assert "needs the subspace dimension: pass --d" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert main(["train", "--d", "100", "--output", str(tmp_path / "file" / "result.json")]) == 2
+    assert "cannot be written" in capsys.readouterr().err  # refused before any training
+    assert main(["train", "--d", "100", "--output", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
