@@ -1,0 +1,99 @@
+"""Dev metric against subspace dimension d on a real task, next to full fine-tunes and the majority class.
+
+Runs one ``raydim.train.train`` per (method, d, lr) and appends its result to a
+JSON-lines file, skipping runs already there (same settings hash), so an
+interrupted sweep continues where it stopped. ``--table`` prints the curve from
+the file without training. The default learning rate of a subspace run follows
+``lr = lr_ref · √(d_ref / d)`` (see docs/subspace.md: the useful rate falls like
+1/√d); ``--lr-factors`` adds runs at multiples of it.
+
+    python benchmarks/mrpc_curve.py --data-dir ../shared/data/glue --out runs/mrpc_curve.jsonl \
+        --d 100 1000 10000 100000 --full-lrs 2e-5 5e-5 1e-4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from collections import defaultdict
+
+from raydim.data.spec import DataSpec
+from raydim.train.config import TrainConfig
+from raydim.train.loop import set_threads, train
+
+
+def scaled_lr(d: int, lr_ref: float, d_ref: int) -> float:
+    return float(f"{lr_ref * math.sqrt(d_ref / d):.3g}")
+
+
+def planned_configs(args: argparse.Namespace) -> list[TrainConfig]:
+    data = DataSpec(task=args.task, data_dir=args.data_dir, max_train_samples=args.max_train_samples)
+    common = dict(data=data, model=args.model, epochs=args.epochs, seed=args.seed)
+    configs = []
+    for d in args.d:
+        for factor in args.lr_factors:
+            lr = float(f"{scaled_lr(d, args.lr_ref, args.d_ref) * factor:.3g}")
+            configs.append(TrainConfig(method=args.method, d=d, lr=lr, **common))
+    return configs + [TrainConfig(method="full", lr=lr, **common) for lr in args.full_lrs]
+
+
+def load_done(path: str) -> dict[str, dict]:
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {row["settings_hash"]: row for row in rows}
+
+
+def print_table(rows: list[dict]) -> None:
+    by_method: dict[tuple[str, int | None], list[dict]] = defaultdict(list)
+    for row in rows:
+        by_method[(row["config"]["method"], row["config"]["d"])].append(row)
+    print("| method | d | lr | dev metric per epoch | best | train metric (last epoch) | seconds |")
+    print("|---|---:|---:|---|---:|---:|---:|")
+    for (method, d), group in sorted(by_method.items(), key=lambda kv: (kv[0][0] != "full", kv[0][1] or 0)):
+        for row in sorted(group, key=lambda r: r["config"]["lr"]):
+            per_epoch = ", ".join(f"{e['primary']:.3f}" for e in row["history"])
+            train_key = next(k for k in row["final"]["metrics"] if k.startswith("train/") and k != "train/loss")
+            print(f"| {method} | {d if d else '—'} | {row['config']['lr']:g} | {per_epoch} | "
+                  f"**{row['best']['primary']:.3f}** | {row['final']['metrics'][train_key]:.3f} | {row['seconds']:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="mrpc")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--model", default="minilm-l6")
+    parser.add_argument("--method", default="said", choices=("said", "did"))
+    parser.add_argument("--d", type=int, nargs="*", default=[100, 1000, 10_000, 100_000])
+    parser.add_argument("--lr-ref", type=float, default=0.1, help="subspace lr at d = --d-ref")
+    parser.add_argument("--d-ref", type=int, default=10_000)
+    parser.add_argument("--lr-factors", type=float, nargs="*", default=[1.0])
+    parser.add_argument("--full-lrs", type=float, nargs="*", default=[2e-5, 5e-5, 1e-4])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-train-samples", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", required=True, help="JSON-lines file; runs already in it are skipped")
+    parser.add_argument("--table", action="store_true", help="only print the table of the runs in --out")
+    args = parser.parse_args()
+
+    if not args.table:
+        set_threads(args.threads)
+        done = load_done(args.out)
+        for config in planned_configs(args):
+            if config.settings_hash() in done:
+                continue
+            result = train(config, progress=False)
+            row = {"settings_hash": config.settings_hash(), **result.to_dict()}
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row, default=str) + "\n")
+            print(f"{config.method} d={config.d} lr={config.lr:g}: best {result.best.primary:.3f} "
+                  f"({result.seconds:.0f} s)", flush=True)
+    print_table(list(load_done(args.out).values()))
+
+
+if __name__ == "__main__":
+    main()
