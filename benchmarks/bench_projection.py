@@ -39,8 +39,8 @@ class PaddedFastfood:
     def __init__(self, seed: int, d: int, D: int) -> None:
         self.d, self.D = d, D
         self.N = 1 << (D - 1).bit_length()
-        signs, perm, gauss = draw_blocks(seed, self.N, 1)
-        self.signs, self.perm, self.gauss = signs[0, :d].float(), perm[0].long(), gauss[0]  # (d,), (N,), (N,)
+        signs, perm, gauss = draw_blocks(seed, self.N, 1, d)
+        self.signs, self.perm, self.gauss = signs[0].float(), perm[0].long(), gauss[0].float()  # (d,), (N,), (N,)
         self.scale = (self.N * D) ** -0.5
         self.x, self.y = torch.empty(self.N), torch.empty(self.N)  # reused work buffers
 

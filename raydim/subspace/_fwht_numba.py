@@ -161,23 +161,34 @@ def _first_segment(bounds, start):
     return np.searchsorted(bounds, start, side="right") - 1
 
 
+@njit(fastmath=True, inline="always")
+def _widen_bfloat16(bits16, bits32):
+    """G_b as float32: bfloat16 is the top half of a float32, so widening is a 16-bit shift (exact)."""
+    for i in range(bits16.shape[0]):
+        bits32[i] = np.uint32(np.uint16(bits16[i])) << np.uint32(16)
+    return bits32.view(np.float32)
+
+
 @kernel
 def fastfood_forward(theta, signs, perm, gauss, bounds, scales, base, out, num_chunks):
     """out ← base + scale ⊙ P·θ: block b writes (H·G_b·Π_b·H·B_b·θ_pad)[:D − b·n] to out[b·n:(b+1)·n].
 
-    theta (d,); signs, perm, gauss (num_blocks, n); bounds (S+1,) segment edges over D, scales (S,);
-    base (D,), or (0,) for none; out (D,). The blocks are cut into `num_chunks` contiguous ranges,
-    each with its own pair of n-float buffers that stay in L1/L2 while a block is transformed.
+    theta (d,); signs (num_blocks, d) int8; perm (K, n), block b using row b mod K; gauss
+    (num_blocks, n) bfloat16 bits as int16; bounds (S+1,) segment edges over D, scales (S,); base
+    (D,), or (0,) for none; out (D,). The blocks are cut into `num_chunks` contiguous ranges, each
+    with its own n-float buffers that stay in L1/L2 while a block is transformed.
     """
     d = theta.shape[0]
-    num_blocks, n = signs.shape
+    num_blocks, n = gauss.shape
+    num_perms = perm.shape[0]
     D = out.shape[0]
     has_base = base.shape[0] == D
     for c in prange(num_chunks):
         x = np.empty(n, np.float32)
         y = np.empty(n, np.float32)
+        g_bits = np.empty(n, np.uint32)
         for b in range((c * num_blocks) // num_chunks, ((c + 1) * num_blocks) // num_chunks):
-            sb, pb, gb = signs[b], perm[b], gauss[b]
+            sb, pb, gb = signs[b], perm[b % num_perms], _widen_bfloat16(gauss[b], g_bits)
             for i in range(d):  # B_b·θ, zero-padded to n
                 x[i] = theta[i] * sb[i]
             for i in range(d, n):
@@ -203,30 +214,37 @@ def fastfood_forward(theta, signs, perm, gauss, bounds, scales, base, out, num_c
 
 
 @kernel
-def fastfood_transpose(grad, signs, perm, gauss, bounds, scales, out, num_chunks):
-    """out ← Pᵀ·grad = Σ_b (B_b·H·Π_bᵀ·G_b·H·(scale ⊙ grad)_b)[:d], (scale ⊙ grad)_b zero-padded to n.
+def fastfood_transpose(grad, first_row, signs, perm, gauss, bounds, scales, out, num_chunks):
+    """out ← (rows first_row … first_row + len(grad) of P)ᵀ·grad = Σ_b (B_b·H·Π_bᵀ·G_b·H·(scale ⊙ g)_b)[:d],
+    with g = grad placed at those rows and zero elsewhere, so only the blocks those rows touch run.
 
     Each chunk of blocks sums into its own float64 row of `partial`, reduced at the end, so threads
     never write the same d-vector and the sum over thousands of blocks keeps float32 accuracy.
     """
     d = out.shape[0]
-    num_blocks, n = signs.shape
-    D = grad.shape[0]
+    n = gauss.shape[1]
+    num_perms = perm.shape[0]
+    last_row = first_row + grad.shape[0]
+    first_block = first_row // n
+    num_blocks = (last_row - 1) // n + 1 - first_block
     partial = np.zeros((num_chunks, d), np.float64)
     for c in prange(num_chunks):
         x = np.empty(n, np.float32)
         y = np.empty(n, np.float32)
+        g_bits = np.empty(n, np.uint32)
         acc = partial[c]
-        for b in range((c * num_blocks) // num_chunks, ((c + 1) * num_blocks) // num_chunks):
-            sb, pb, gb = signs[b], perm[b], gauss[b]
+        for b in range(first_block + (c * num_blocks) // num_chunks, first_block + ((c + 1) * num_blocks) // num_chunks):
+            sb, pb, gb = signs[b], perm[b % num_perms], _widen_bfloat16(gauss[b], g_bits)
             start = b * n
-            stop = min(start + n, D)
-            for i in range(stop - start, n):
+            lo_block, hi_block = max(start, first_row), min(start + n, last_row)
+            for i in range(lo_block - start):
                 x[i] = 0.0
-            k = _first_segment(bounds, start)
-            while k < scales.shape[0] and bounds[k] < stop:
-                lo, hi, s = max(start, bounds[k]), min(stop, bounds[k + 1]), scales[k]
-                xk, gk = x[lo - start : hi - start], grad[lo:hi]
+            for i in range(hi_block - start, n):
+                x[i] = 0.0
+            k = _first_segment(bounds, lo_block)
+            while k < scales.shape[0] and bounds[k] < hi_block:
+                lo, hi, s = max(lo_block, bounds[k]), min(hi_block, bounds[k + 1]), scales[k]
+                xk, gk = x[lo - start : hi - start], grad[lo - first_row : hi - first_row]
                 for i in range(hi - lo):
                     xk[i] = s * gk[i]
                 k += 1

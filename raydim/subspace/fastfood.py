@@ -5,7 +5,17 @@ P stacks ⌈D/n⌉ independent n×n blocks V_b = H·G_b·Π_b·H·B_b (H the unn
 B_b a ±1 diagonal, Π_b a permutation, G_b a Gaussian diagonal), keeps the first d columns (θ_d is
 zero-padded to n) and truncates the last block so the rows cover exactly D. Blocks of size n, not
 one transform padded to 2^⌈log₂D⌉, keep each block cache-resident and waste < n rows instead of up
-to D. P itself is never stored: only B, Π, G (≈7 bytes per row), rebuilt from (seed, d, D).
+to D. P itself is never stored, only its diagonals, rebuilt from (seed, d, D), in ≈2 + d/n bytes
+per row — less than the optimiser state a full fine-tune keeps (8 bytes per parameter):
+
+* G_b is stored in bfloat16: P is *defined* with those rounded Gaussians (P's numbers are exactly
+  the float32 widening of the stored G, on every path), a relative change of ≤ 2⁻⁹ per entry that
+  leaves the distribution of P Gaussian for every purpose here;
+* B_b is stored for the first d columns only, the only ones θ_d reaches;
+* Π_b cycles through a pool of K = min(blocks, max(1, 2²⁰/n)) uniform permutations (block b uses
+  π_{b mod K}). Each block is still exactly a Fastfood block, and blocks stay independent given
+  the pool because their B_b and G_b are: a column of V_b, H·(Π_b·h_j ⊙ g_b), is Gaussian
+  whatever Π_b is; Π_b only decorrelates the columns within a block.
 
 Normalisation multiplies row r of P by a factor s_r. Since E_G‖V_b·x‖² = n²‖x‖² with every row
 contributing n‖x‖², a slice of D_i rows has E‖(P·θ)_i‖² = ‖θ‖² exactly when s = 1/√(n·D_i):
@@ -26,30 +36,31 @@ from raydim.subspace.fwht import fwht_torch, native_kernels, uses_native
 
 NORMALIZATIONS = ("per_tensor", "global")
 BACKENDS = ("auto", "numba", "torch")
-_PERM_ROWS_ELEMENTS = 1 << 20  # permutations are drawn in chunks of this many uniforms (bounds memory)
+_RUN_ELEMENTS = 1 << 20  # Π's pool and G's draws are sized in runs of this many elements (bounds memory)
 _TORCH_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 24}  # torch path: blocks per pass × n
 
 
-def draw_blocks(seed: int, n: int, num_blocks: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The random diagonals of every block, a pure function of (seed, n, num_blocks).
+def draw_blocks(seed: int, n: int, num_blocks: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The random diagonals of every block, a pure function of (seed, n, num_blocks, d).
 
     Exactly, from one CPU `torch.Generator` seeded with `seed`, in this order:
-    1. B: `torch.randint(0, 2, (num_blocks, n), dtype=int8) * 2 - 1`;
-    2. Π: per run of `max(1, 2**20 // n)` blocks, `torch.rand((rows, n), dtype=float64)
-       .argsort(dim=1, stable=True)`, row b being π_b with (Π_b x)_i = x[π_b(i)];
-    3. G: `torch.randn((num_blocks, n), dtype=float32)`.
+    1. B: `torch.randint(0, 2, (num_blocks, d), dtype=int8) * 2 - 1` (only the d columns θ_d reaches);
+    2. Π: K = min(num_blocks, max(1, 2**20 // n)) permutations, `torch.rand((K, n), dtype=float64)
+       .argsort(dim=1, stable=True)`, row k being π_k with (Π x)_i = x[π_k(i)]; block b uses π_{b mod K};
+    3. G: per run of `max(1, 2**20 // n)` blocks, `torch.randn((rows, n), dtype=float32)` rounded to
+       bfloat16 (drawn in runs so that no float32 copy of all of G is ever held).
     CPU generation makes P bit-identical across processes, thread counts and devices (for a given
-    torch version). Returns signs (num_blocks, n) int8, perm (num_blocks, n) int16 or int32 (int16
-    while n ≤ 2^15, halving its memory traffic), gauss (num_blocks, n) float32.
+    torch version). Returns signs (num_blocks, d) int8, perm (K, n) int16 or int32 (int16 while
+    n ≤ 2^15, halving its memory traffic), gauss (num_blocks, n) bfloat16.
     """
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    signs = torch.randint(0, 2, (num_blocks, n), generator=gen, dtype=torch.int8) * 2 - 1  # (blocks, n)
-    perm = torch.empty(num_blocks, n, dtype=torch.int16 if n <= 1 << 15 else torch.int32)  # (blocks, n)
-    rows = max(1, _PERM_ROWS_ELEMENTS // n)
+    signs = torch.randint(0, 2, (num_blocks, d), generator=gen, dtype=torch.int8).mul_(2).sub_(1)  # (blocks, d)
+    rows = max(1, _RUN_ELEMENTS // n)
+    uniforms = torch.rand((min(rows, num_blocks), n), generator=gen, dtype=torch.float64)  # (K, n)
+    perm = uniforms.argsort(dim=1, stable=True).to(torch.int16 if n <= 1 << 15 else torch.int32)  # (K, n)
+    gauss = torch.empty(num_blocks, n, dtype=torch.bfloat16)  # (blocks, n)
     for b in range(0, num_blocks, rows):
-        uniforms = torch.rand((min(rows, num_blocks - b), n), generator=gen, dtype=torch.float64)  # (rows, n)
-        perm[b : b + rows] = uniforms.argsort(dim=1, stable=True)
-    gauss = torch.randn((num_blocks, n), generator=gen, dtype=torch.float32)  # (blocks, n)
+        gauss[b : b + rows] = torch.randn((min(rows, num_blocks - b), n), generator=gen, dtype=torch.float32)
     return signs, perm, gauss
 
 
@@ -118,13 +129,14 @@ class Fastfood:
         self.normalization = normalization
         self.n = 1 << (self.d - 1).bit_length()
         self.num_blocks = -(-self.D // self.n)
-        self.signs, self.perm, self.gauss = draw_blocks(self.seed, self.n, self.num_blocks)
+        self.signs, self.perm, self.gauss = draw_blocks(self.seed, self.n, self.num_blocks, self.d)
+        lengths = list(self.segments) if self.segments is not None else [self.D]
         if not isinstance(normalization, str):
-            lengths, scales = [self.D], [float(normalization)]
-        else:
-            per_tensor = self.segments is not None and normalization == "per_tensor"
-            lengths = list(self.segments) if per_tensor else [self.D]
+            scales = [float(normalization)] * len(lengths)
+        elif normalization == "per_tensor":
             scales = [(self.n * length) ** -0.5 for length in lengths]
+        else:
+            scales = [(self.n * self.D) ** -0.5] * len(lengths)
         self.bounds = [0]  # segment edges over the D rows: segment k is rows [bounds[k], bounds[k+1])
         for length in lengths:
             self.bounds.append(self.bounds[-1] + length)
@@ -136,58 +148,88 @@ class Fastfood:
     def device(self) -> torch.device:
         return self.gauss.device
 
+    @property
+    def num_segments(self) -> int:
+        return len(self.bounds) - 1
+
     def to(self, device: torch.device | str) -> "Fastfood":
-        """Move the stored diagonals (≈7 bytes per row of P) to `device`; returns self."""
+        """Move the stored diagonals (≈2 + d/n bytes per row of P) to `device`; returns self."""
         self.signs, self.perm, self.gauss = self.signs.to(device), self.perm.to(device), self.gauss.to(device)
         self.scales = self.scales.to(device)
         return self
 
     @torch.no_grad()
-    def forward_into(self, theta_d: torch.Tensor, out: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
-        """out ← P·θ_d, or base + P·θ_d (θ = θ₀ + P·θ_d in one pass over D); returns out.
+    def forward_into(
+        self,
+        theta_d: torch.Tensor,
+        out: torch.Tensor,
+        base: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """out ← P·θ_d, or base + w ⊙ P·θ_d (θ = θ₀ + λ ⊙ P·θ_d in one pass over D); returns out.
 
-        theta_d (d,), out and base (D,), all on this Fastfood's device. `out` is written in place,
-        so a buffer allocated once is reused: a fresh D-float tensor per step would pay page faults.
-        No autograd graph is recorded; `fastfood_project` is the differentiable form.
+        theta_d (d,), out and base (D,), all on this Fastfood's device; weights (S,), one factor per
+        segment (SAID's λ of each tensor's group), folded into the row scales so no D-sized
+        P·θ_d is ever held. `out` is written in place, so a buffer allocated once is reused: a fresh
+        D-float tensor per step would pay page faults. No autograd graph is recorded;
+        `fastfood_project` is the differentiable form.
         """
         self._check("theta_d", theta_d, self.d, theta_d.dtype)
         self._check("out", out, self.D, theta_d.dtype)
         if base is not None:
             self._check("base", base, self.D, theta_d.dtype)
+        scales = self.scales
+        if weights is not None:
+            self._check("weights", weights, self.num_segments, torch.float32)
+            scales = self.scales * weights.detach()  # (S,)
         if self._native(theta_d, out, *(() if base is None else (base,))):
             kernels = native_kernels()
             base_or_empty = out[:0] if base is None else base  # the kernel reads a (0,) base as "none"
             chunks = kernels.num_chunks(self.num_blocks)
             theta_np, base_np, out_np = (t.detach().numpy() for t in (theta_d, base_or_empty, out))  # Parameters too
-            kernels.fastfood_forward(theta_np, *self._tables(), base_np, out_np, chunks)
+            kernels.fastfood_forward(theta_np, *self._tables(scales), base_np, out_np, chunks)
             return out
-        x_pad = theta_d.new_zeros(self.n)  # (n,)
-        x_pad[: self.d] = theta_d
-        for start, stop, blocks in self._torch_chunks():
-            x = fwht_torch(self.signs[blocks].to(theta_d.dtype) * x_pad)  # (k, n): H·B_b·θ_pad
-            y = torch.gather(x, 1, self.perm[blocks].long()) * self.gauss[blocks].to(theta_d.dtype)  # (k, n)
-            y = fwht_torch(y).view(-1)[: stop - start] * self._row_scales(start, stop, theta_d.dtype)  # (rows,)
+        for start, stop, blocks in self._torch_chunks(0, self.D):
+            x = theta_d.new_zeros(blocks.stop - blocks.start, self.n)  # (k, n)
+            x[:, : self.d] = self.signs[blocks].to(theta_d.dtype) * theta_d
+            x = fwht_torch(x)  # (k, n): H·B_b·θ_pad
+            y = torch.gather(x, 1, self._perms(blocks)) * self.gauss[blocks].to(theta_d.dtype)  # (k, n)
+            y = fwht_torch(y).view(-1)[: stop - start] * self._row_scales(scales, start, stop, theta_d.dtype)  # (rows,)
             out[start:stop] = y if base is None else base[start:stop] + y
         return out
 
     @torch.no_grad()
-    def transpose_into(self, grad: torch.Tensor, out_d: torch.Tensor) -> torch.Tensor:
-        """out_d ← Pᵀ·grad (grad (D,), out_d (d,)): the chain rule for θ_d given ∂L/∂θ; returns out_d."""
-        self._check("grad", grad, self.D, grad.dtype)
+    def transpose_into(self, grad: torch.Tensor, out_d: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """out_d ← Pᵀ·grad, the chain rule for θ_d given ∂L/∂θ; returns out_d.
+
+        grad (D,), or the rows [start, start + len(grad)) only (one parameter tensor's gradient,
+        zero elsewhere): then only the blocks those rows touch are transformed, so a model's
+        gradient can be pulled back tensor by tensor as backward produces it. out_d (d,).
+        """
+        if not 0 <= start < self.D or grad.dim() != 1 or not 0 < grad.numel() <= self.D - start:
+            raise ValueError(
+                f"Fastfood(d={self.d}, D={self.D}): grad must be a 1-D tensor of rows [start, start + len) "
+                f"within [0, {self.D}), got {tuple(grad.shape)} at start={start}"
+            )
+        self._check("grad", grad, grad.numel(), grad.dtype)
         self._check("out_d", out_d, self.d, grad.dtype)
+        stop = start + grad.numel()
         if self._native(grad, out_d):
             kernels = native_kernels()
-            chunks = kernels.num_chunks(self.num_blocks)
-            kernels.fastfood_transpose(grad.detach().numpy(), *self._tables(), out_d.detach().numpy(), chunks)
+            chunks = kernels.num_chunks((stop - 1) // self.n + 1 - start // self.n)
+            np_grad, np_out = grad.detach().numpy(), out_d.detach().numpy()
+            kernels.fastfood_transpose(np_grad, start, *self._tables(self.scales), np_out, chunks)
             return out_d
         acc_dtype = torch.float64 if grad.dtype in (torch.float32, torch.float64) else grad.dtype
         acc = torch.zeros(self.d, dtype=acc_dtype, device=grad.device)  # (d,)
-        for start, stop, blocks in self._torch_chunks():
+        for lo, hi, blocks in self._torch_chunks(start, stop):
             x = grad.new_zeros(blocks.stop - blocks.start, self.n)  # (k, n): grad rows, zero-padded
-            x.view(-1)[: stop - start] = grad[start:stop] * self._row_scales(start, stop, grad.dtype)
+            first = lo - blocks.start * self.n
+            x.view(-1)[first : first + hi - lo] = grad[lo - start : hi - start] * self._row_scales(
+                self.scales, lo, hi, grad.dtype)
             x = fwht_torch(x) * self.gauss[blocks].to(grad.dtype)  # (k, n): G_b·H·g_b
-            y = fwht_torch(torch.zeros_like(x).scatter_(1, self.perm[blocks].long(), x))  # (k, n): H·Π_bᵀ·…
-            acc += (y[:, : self.d] * self.signs[blocks, : self.d]).sum(0, dtype=acc_dtype)  # (d,)
+            y = fwht_torch(torch.zeros_like(x).scatter_(1, self._perms(blocks), x))  # (k, n): H·Π_bᵀ·…
+            acc += (y[:, : self.d] * self.signs[blocks]).sum(0, dtype=acc_dtype)  # (d,)
         return out_d.copy_(acc)
 
     def _check(self, name: str, t: torch.Tensor, size: int, dtype: torch.dtype) -> None:
@@ -209,23 +251,31 @@ class Fastfood:
             )
         return native
 
-    def _tables(self) -> tuple:
-        """signs, perm, gauss, segment bounds and scales as zero-copy NumPy views for the kernels."""
-        return tuple(t.numpy() for t in (self.signs, self.perm, self.gauss, self._bounds_cpu, self.scales))
+    def _tables(self, scales: torch.Tensor) -> tuple:
+        """signs, perm, gauss (as its bfloat16 bits), segment bounds and scales as zero-copy NumPy views."""
+        gauss_bits = self.gauss.view(torch.int16)  # numba has no bfloat16; the kernel widens the bits
+        return tuple(t.numpy() for t in (self.signs, self.perm, gauss_bits, self._bounds_cpu, scales))
 
-    def _torch_chunks(self):
-        """(first row, end row, block slice) per pass of the torch path, a bounded temporary each."""
+    def _perms(self, blocks: slice) -> torch.Tensor:
+        """(k, n) int64: π_{b mod K} for each block b of the slice."""
+        pool = torch.arange(blocks.start, blocks.stop, device=self.device) % self.perm.shape[0]
+        return self.perm[pool].long()
+
+    def _torch_chunks(self, start: int, stop: int):
+        """(first row, end row, block slice) per pass of the torch path over rows [start, stop),
+        a bounded temporary each."""
         per_pass = max(1, _TORCH_CHUNK_ELEMENTS.get(self.device.type, 1 << 18) // self.n)
-        for b in range(0, self.num_blocks, per_pass):
-            blocks = slice(b, min(b + per_pass, self.num_blocks))
-            yield b * self.n, min(blocks.stop * self.n, self.D), blocks
+        last_block = (stop - 1) // self.n + 1
+        for b in range(start // self.n, last_block, per_pass):
+            blocks = slice(b, min(b + per_pass, last_block))
+            yield max(start, b * self.n), min(blocks.stop * self.n, stop), blocks
 
-    def _row_scales(self, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
+    def _row_scales(self, scales: torch.Tensor, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
         """The per-row factors s_r for rows [start, stop), expanded from the segment table."""
         first, last = bisect.bisect_right(self.bounds, start) - 1, bisect.bisect_left(self.bounds, stop)
         counts = [min(self.bounds[k + 1], stop) - max(self.bounds[k], start) for k in range(first, last)]
         repeats = torch.tensor(counts, device=self.device)
-        return torch.repeat_interleave(self.scales[first:last].to(dtype), repeats, output_size=stop - start)  # (rows,)
+        return torch.repeat_interleave(scales[first:last].to(dtype), repeats, output_size=stop - start)  # (rows,)
 
 
 class FastfoodProjection(torch.autograd.Function):

@@ -1,9 +1,9 @@
 """Where every trainable parameter lives in the flat vector θ ∈ R^D, and its SAID group.
 
 Subspace training writes θ = θ₀ + λ·P·θ_d as one D-vector. Making each parameter
-(and its ``.grad``) a view into one preallocated flat buffer turns that into a few
-streaming passes over memory, with no per-step allocation: a fresh 100 MB tensor
-costs more in page faults than the copy itself.
+a view into one preallocated flat buffer turns that into one streaming pass over
+memory, with no per-step allocation: a fresh 100 MB tensor costs more in page
+faults than the copy itself.
 
 The layout (parameter names, shapes, groups) together with (seed, d) defines the
 subspace, so its fingerprint goes into every result row.
@@ -98,21 +98,18 @@ def build_layout(model: nn.Module, grouping: str = "layer") -> ParameterLayout:
     return ParameterLayout(tuple(segments), tuple(groups))
 
 
-def flatten_parameters(model: nn.Module, layout: ParameterLayout) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move the parameters into one flat θ and their gradients into one flat buffer; return both.
+def flatten_parameters(model: nn.Module, layout: ParameterLayout) -> torch.Tensor:
+    """Move the parameters into one flat θ and return it; afterwards every ``param.data`` is a view.
 
-    Afterwards ``param.data`` and ``param.grad`` are views, so writing θ updates the
-    model and ``loss.backward()`` accumulates straight into the flat gradient.
-    Never call ``model.zero_grad()`` afterwards (it would detach the views): zero
-    the flat gradient instead.
+    Writing θ then updates the model. Parameters are moved one at a time, so each old
+    tensor is freed as soon as it is copied and the two copies never coexist in full.
+    Gradients stay per parameter: the subspace wrapper consumes each as backward makes it.
     """
     params = dict(model.named_parameters())
     first = params[layout.segments[0].name]
     theta = torch.empty(layout.D, dtype=first.dtype, device=first.device)
-    grad = torch.zeros(layout.D, dtype=first.dtype, device=first.device)
     for s in layout.segments:
         p = params[s.name]
         theta[s.start:s.stop].copy_(p.detach().reshape(-1))
         p.data = theta[s.start:s.stop].view_as(p)
-        p.grad = grad[s.start:s.stop].view_as(p)
-    return theta, grad
+    return theta

@@ -3,13 +3,17 @@
 No autograd graph spans the projection. Each step is explicit, which keeps every
 D-sized buffer preallocated and lets the optimiser see only θ_d and λ:
 
-1. :meth:`before_forward` writes θ = θ₀ + λ_g·(P·θ_d) into the model's flat
-   parameter buffer (one streaming pass per group);
-2. the ordinary forward and ``loss.backward()`` accumulate ∂L/∂θ into the flat
-   gradient buffer;
-3. :meth:`after_backward` turns that into ∂L/∂λ_g = ⟨∂L/∂θ_g, (P·θ_d)_g⟩ and
-   ∂L/∂θ_d = Pᵀ(λ ⊙ ∂L/∂θ), then zeroes the flat gradient for the next step.
+1. :meth:`before_forward` writes θ = θ₀ + λ_g·(P·θ_d)_g into the model's flat
+   parameter buffer in one pass, λ folded into P's per-tensor row scales;
+2. the ordinary forward and ``loss.backward()``; as backward finishes each
+   parameter tensor θ_k (group g), a hook pulls its gradient back,
+   z_k = P_kᵀ·∂L/∂θ_k (P_k: θ_k's rows of P), and frees it:
+   ∂L/∂θ_d += λ_g·z_k and ∂L/∂λ_g += ⟨∂L/∂θ_k, (P·θ_d)_k⟩ = ⟨z_k, θ_d⟩;
+3. :meth:`after_backward` hands the two sums to the optimiser.
 
+So besides θ the wrapper holds only θ₀ and P's stored diagonals: no D-sized
+gradient (at most one tensor's lives at a time), no P·θ_d, and no optimiser state
+over D, which is what lets it fit in less memory than a full fine-tune.
 The subspace is rebuilt from (seed, d, layout) anywhere, so the trial state is just
 θ_d and λ.
 """
@@ -17,13 +21,14 @@ The subspace is rebuilt from (seed, d, layout) anywhere, so the trial state is j
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 
 from raydim.errors import RaydimError
 from raydim.subspace.fastfood import Fastfood
-from raydim.subspace.layout import GROUPINGS, ParameterLayout, build_layout, flatten_parameters
+from raydim.subspace.layout import GROUPINGS, ParameterLayout, Segment, build_layout, flatten_parameters
 
 NORMALIZATIONS = ("per_tensor", "global")
 
@@ -66,16 +71,23 @@ class SubspaceModel(nn.Module):
             raise RaydimError(
                 f"d must exceed the {m} SAID groups of {model_name} (d counts the {m} scales too), got {config.d}"
             )
-        self.theta, self.grad = flatten_parameters(model, self.layout)
+        self.theta = flatten_parameters(model, self.layout)
         self.theta0 = self.theta.clone()
-        # SAID keeps P·θ_d for ∂L/∂λ; DID writes θ₀ + P·θ_d straight into θ and needs no such buffer
-        self.offset = torch.zeros_like(self.theta) if said else None
         self.projection = Fastfood(seed=config.seed, d=config.d - m, D=self.layout.D,
                                    segments=[s.numel for s in self.layout.segments],
                                    normalization=config.normalization, device=self.theta.device)
         self.theta_d = nn.Parameter(torch.zeros(config.d - m, device=self.theta.device))
         self.lambdas = nn.Parameter(torch.ones(m, device=self.theta.device)) if said else None
-        self._ranges = self.layout.group_ranges()
+        # one λ per Fastfood segment (parameter tensor): its group's scale
+        self._segment_group = torch.tensor([s.group for s in self.layout.segments], device=self.theta.device)
+        self._scales: list[float] = [1.0] * max(m, 1)  # λ as used by the last forward, for the hooks
+        # the pulled-back gradients, summed in float64 over the tensors as backward produces them
+        self._grad_d = torch.zeros(config.d - m, dtype=torch.float64, device=self.theta.device)
+        self._grad_lambdas = torch.zeros(m, dtype=torch.float64, device=self.theta.device)
+        self._pulled = torch.empty(config.d - m, device=self.theta.device)  # z_k, reused per tensor
+        params = dict(model.named_parameters())
+        for segment in self.layout.segments:
+            params[segment.name].register_post_accumulate_grad_hook(partial(self._pull_back, segment))
 
     @property
     def num_trainable(self) -> int:
@@ -88,29 +100,32 @@ class SubspaceModel(nn.Module):
     @torch.no_grad()
     def before_forward(self) -> None:
         """θ ← θ₀ + λ ⊙ P·θ_d, written into the parameters the model reads."""
-        if self.offset is None:
+        if self.lambdas is None:
             self.projection.forward_into(self.theta_d.detach(), self.theta, base=self.theta0)
             return
-        self.projection.forward_into(self.theta_d.detach(), self.offset)
-        scales = self.lambdas.detach().tolist()
-        for group, start, stop in self._ranges:
-            torch.add(self.theta0[start:stop], self.offset[start:stop], alpha=scales[group], out=self.theta[start:stop])
+        self._scales = self.lambdas.detach().tolist()
+        weights = self.lambdas.detach()[self._segment_group]  # (S,)
+        self.projection.forward_into(self.theta_d.detach(), self.theta, base=self.theta0, weights=weights)
+
+    @torch.no_grad()
+    def _pull_back(self, segment: Segment, param: nn.Parameter) -> None:
+        """Backward hook, once ∂L/∂θ_k of one tensor is complete: fold it into the sums, then free it."""
+        z = self.projection.transpose_into(param.grad.reshape(-1), self._pulled, start=segment.start)  # (d−m,)
+        if self.lambdas is None:
+            self._grad_d += z
+        else:
+            self._grad_d.add_(z, alpha=self._scales[segment.group])
+            self._grad_lambdas[segment.group] += torch.dot(z.double(), self.theta_d.detach().double())
+        param.grad = None
 
     @torch.no_grad()
     def after_backward(self) -> None:
-        """Pull ∂L/∂θ back to ∂L/∂θ_d and ∂L/∂λ, then clear ∂L/∂θ for the next step."""
-        if self.lambdas is not None and self.offset is not None:
-            grad_lambdas = torch.zeros_like(self.lambdas)
-            scales = self.lambdas.detach().tolist()
-            for group, start, stop in self._ranges:
-                g = self.grad[start:stop]
-                grad_lambdas[group] += torch.dot(g, self.offset[start:stop])
-                g.mul_(scales[group])
-            self.lambdas.grad = grad_lambdas
-        if self.theta_d.grad is None:
-            self.theta_d.grad = torch.zeros_like(self.theta_d)
-        self.projection.transpose_into(self.grad, self.theta_d.grad)
-        self.grad.zero_()
+        """Hand ∂L/∂θ_d and ∂L/∂λ, summed by the hooks during backward, to the optimiser; reset the sums."""
+        self.theta_d.grad = self._grad_d.to(self.theta_d.dtype)
+        self._grad_d.zero_()
+        if self.lambdas is not None:
+            self.lambdas.grad = self._grad_lambdas.to(self.lambdas.dtype)
+            self._grad_lambdas.zero_()
 
     def forward(self, **batch: torch.Tensor):  # type: ignore[override]
         return self.model(**batch)

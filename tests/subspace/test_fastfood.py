@@ -10,6 +10,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from raydim.subspace import fastfood
 from raydim.subspace.fastfood import Fastfood, draw_blocks, fastfood_project
 from raydim.subspace.fwht import native_kernels
 
@@ -33,14 +34,17 @@ def _explicit_matrix(ff: Fastfood) -> torch.Tensor:
 
 
 def _definition_matrix(seed: int, d: int, D: int, segments: list[int]) -> torch.Tensor:
-    """P from the formula: stacked V_b = H·G_b·Π_b·H·B_b, first d columns and D rows, row r ×1/√(n·D_i)."""
+    """P from the formula: stacked V_b = H·G_b·Π_b·H·B_b, first d columns and D rows, row r ×1/√(n·D_i),
+    with B_b's first d signs, Π_b = π_{b mod K} from the pool and G_b the stored bfloat16 Gaussians."""
     n = 1 << (d - 1).bit_length()
     num_blocks = -(-D // n)
-    signs, perm, gauss = draw_blocks(seed, n, num_blocks)
+    signs, perm, gauss = draw_blocks(seed, n, num_blocks, d)
     H = torch.tensor(scipy.linalg.hadamard(n), dtype=torch.float64)
-    Pi = torch.eye(n, dtype=torch.float64)[perm.long()]  # (blocks, n, n): (Π_b x)_i = x[π_b(i)]
-    G, B = torch.diag_embed(gauss.double()), torch.diag_embed(signs.double())  # (blocks, n, n)
-    blocks = H @ G @ Pi @ H @ B  # (blocks, n, n)
+    pool = perm.long()[torch.arange(num_blocks) % perm.shape[0]]  # (blocks, n)
+    Pi = torch.eye(n, dtype=torch.float64)[pool]  # (blocks, n, n): (Π_b x)_i = x[π_b(i)]
+    G = torch.diag_embed(gauss.double())  # (blocks, n, n)
+    B = torch.diag_embed(torch.cat([signs.double(), torch.zeros(num_blocks, n - d, dtype=torch.float64)], 1))
+    blocks = H @ G @ Pi @ H @ B  # (blocks, n, n); columns ≥ d are zero and dropped below
     scales = torch.cat([torch.full((length,), (n * length) ** -0.5, dtype=torch.float64) for length in segments])
     return blocks.reshape(-1, n)[:D, :d] * scales[:, None]  # (D, d)
 
@@ -95,6 +99,50 @@ def test_numba_kernel_equals_torch_path(d: int, D: int, segments: list[int] | No
     torch.testing.assert_close(fast.transpose_into(grad, torch.empty(d)), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
+def test_weights_scale_each_segment_of_the_offset(backend: str) -> None:
+    """SAID's λ folded into the row scales: base + w ⊙ P·θ_d, w expanded over each segment's rows."""
+    segments = [10, 1, 26, 300, 63]
+    ff = Fastfood(seed=3, d=20, D=400, segments=segments, backend=backend)
+    theta, base, weights = torch.randn(20), torch.randn(400), torch.tensor([0.5, -2.0, 1.5, 0.0, 3.0])
+    expected = base + weights.repeat_interleave(torch.tensor(segments)) * (_explicit_matrix(ff).float() @ theta)
+    got = ff.forward_into(theta, torch.empty(400), base=base, weights=weights)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
+@pytest.mark.parametrize("start, stop", [(0, 37), (0, 10), (10, 11), (11, 37), (3, 29), (36, 37)])
+def test_transpose_of_a_row_range_is_those_rows_of_p(backend: str, start: int, stop: int) -> None:
+    """One tensor's gradient pulled back alone (rows straddling blocks and segments included);
+    the pieces sum to the whole transpose."""
+    ff = Fastfood(seed=3, d=5, D=37, segments=[10, 1, 26], backend=backend)
+    P = _explicit_matrix(ff).float()  # (37, 5)
+    g = torch.randn(37)
+    got = ff.transpose_into(g[start:stop].clone(), torch.empty(5), start=start)
+    torch.testing.assert_close(got, P[start:stop].t() @ g[start:stop], rtol=1e-5, atol=1e-5)
+
+
+def test_permutations_cycle_through_a_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With more blocks than the pool holds, block b uses π_{b mod K}; both paths agree with the formula."""
+    monkeypatch.setattr(fastfood, "_RUN_ELEMENTS", 3 * 8)  # K = 3 permutations of n = 8 for 13 blocks
+    ff = Fastfood(seed=9, d=6, D=100, segments=[40, 60])
+    assert ff.perm.shape == (3, 8) and ff.num_blocks == 13
+    theta = torch.randn(6, dtype=torch.float64)
+    expected = _definition_matrix(9, 6, 100, [40, 60]) @ theta
+    torch.testing.assert_close(ff.forward_into(theta, torch.empty(100, dtype=torch.float64)), expected)
+    if native_kernels() is not None:
+        fast = Fastfood(seed=9, d=6, D=100, segments=[40, 60], backend="numba")
+        torch.testing.assert_close(fast.forward_into(theta.float(), torch.empty(100)), expected.float())
+
+
+def test_stored_diagonals_are_compact() -> None:
+    """≈2 + d/n bytes per row: G in bfloat16, B only for the d columns θ_d reaches, Π a bounded pool."""
+    ff = Fastfood(seed=0, d=1000, D=1 << 22)
+    stored = sum(t.numel() * t.element_size() for t in (ff.signs, ff.perm, ff.gauss))
+    assert ff.gauss.dtype == torch.bfloat16 and ff.signs.shape == (ff.num_blocks, 1000)
+    assert stored <= (2 + 1000 / 1024) * ff.D + 2 * (1 << 20) * 2
+
+
 def test_fastfood_project_reuses_the_given_buffer_and_adds_base() -> None:
     ff = Fastfood(seed=1, d=8, D=100)
     theta0, out = torch.randn(100), torch.empty(100)
@@ -111,14 +159,14 @@ import hashlib, sys, torch
 from raydim.subspace.fastfood import Fastfood
 ff = Fastfood(seed=int(sys.argv[1]), d=50, D=777, segments=[77, 700], backend="torch")
 out = ff.forward_into(torch.linspace(-1, 1, 50), torch.empty(777))
-print(hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss, out))).hexdigest())
+print(hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss.view(torch.int16), out))).hexdigest())
 """
 
 
 def _fingerprint(seed: int) -> str:
     ff = Fastfood(seed=seed, d=50, D=777, segments=[77, 700], backend="torch")
     out = ff.forward_into(torch.linspace(-1, 1, 50), torch.empty(777))
-    return hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss, out))).hexdigest()
+    return hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss.view(torch.int16), out))).hexdigest()
 
 
 def test_same_seed_gives_bit_identical_projection_in_another_process() -> None:

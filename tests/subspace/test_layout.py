@@ -40,15 +40,14 @@ def test_frozen_parameters_are_left_out() -> None:
     assert "bert.embeddings.word_embeddings.weight" not in {s.name for s in layout.segments}
 
 
-def test_flat_buffers_are_the_parameters_and_their_grads() -> None:
+def test_flat_buffer_is_the_parameters() -> None:
     model = tiny_model()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     layout = build_layout(model)
-    theta, grad = flatten_parameters(model, layout)
+    theta = flatten_parameters(model, layout)
     for s in layout.segments:
         assert torch.equal(theta[s.start:s.stop], before[s.name].reshape(-1))
     theta.add_(1.0)
     assert torch.equal(model.classifier.bias, before["classifier.bias"] + 1.0)
     model(input_ids=torch.tensor([[1, 2, 3]]), labels=torch.tensor([1])).loss.backward()
-    assert grad.abs().sum() > 0
-    assert torch.equal(grad[layout.segments[-1].start:], model.classifier.bias.grad.reshape(-1))
+    assert model.classifier.bias.grad.abs().sum() > 0  # gradients stay ordinary, per parameter

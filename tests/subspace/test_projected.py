@@ -60,8 +60,12 @@ def _explicit_projection(wrapped: SubspaceModel) -> torch.Tensor:
 
 @pytest.mark.parametrize("method", ["did", "said"])
 @pytest.mark.parametrize("normalization", ["per_tensor", "global"])
-def test_gradients_match_autograd_through_explicit_p(method: str, normalization: str) -> None:
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_gradients_match_autograd_through_explicit_p(method: str, normalization: str, backend: str) -> None:
+    """λ folded into P's row scales and ∂L/∂λ_g = Σ_k ⟨P_kᵀ·∂L/∂θ_k, θ_d⟩, pulled back tensor by
+    tensor during backward, equal θ = θ₀ + λ ⊙ (P·θ_d) differentiated by autograd (numba and torch paths)."""
     wrapped = _wrap(method, d=24, normalization=normalization)
+    wrapped.projection.backend = backend
     wrapped.model.eval()  # no dropout: both passes must see the same function
     torch.manual_seed(1)
     with torch.no_grad():
@@ -83,10 +87,11 @@ def test_gradients_match_autograd_through_explicit_p(method: str, normalization:
     assert torch.allclose(wrapped.theta, theta.detach(), atol=1e-6)
     wrapped(**BATCH).loss.backward()
     wrapped.after_backward()
-    assert torch.allclose(wrapped.theta_d.grad, theta_d.grad, rtol=1e-4, atol=1e-6)
+    # float32 sums of many terms on both sides (the torch path's FWHT included): agree to ~1e-4
+    assert torch.allclose(wrapped.theta_d.grad, theta_d.grad, rtol=3e-4, atol=1e-5)
     if wrapped.lambdas is not None:
-        assert torch.allclose(wrapped.lambdas.grad, lambdas.grad, rtol=1e-4, atol=1e-6)
-    assert wrapped.grad.abs().sum() == 0  # cleared for the next step
+        assert torch.allclose(wrapped.lambdas.grad, lambdas.grad, rtol=3e-4, atol=1e-5)
+    assert all(p.grad is None for p in wrapped.model.parameters())  # each ∂L/∂θ_k freed once pulled back
 
 
 def test_state_is_tiny_and_restores_the_model() -> None:
