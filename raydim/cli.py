@@ -17,6 +17,7 @@ from raydim.data import GLUE_TASKS
 from raydim.data.loading import DATA_DIR_ENV
 from raydim.data.spec import DataSpec
 from raydim.errors import RaydimError
+from raydim.table import format_table
 from raydim.methods import METHODS
 from raydim.models import ALIASES, DEFAULT_MODEL, count_parameters, parse_model_ref
 
@@ -29,26 +30,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Left-aligned plain-text columns."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+def add_data_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """Where a task's rows come from: GLUE (local TSV folder or hub) or the user's own files.
 
-
-def add_data_options(p: argparse.ArgumentParser) -> None:
-    """Where a task's rows come from: GLUE (local TSV folder or hub) or the user's own files."""
+    Without ``defaults`` an option left out is absent from the parsed arguments
+    (give the parser ``argument_default=SUPPRESS``), so it overrides nothing.
+    """
+    label_default, seed_default = ("label", 0) if defaults else (argparse.SUPPRESS, argparse.SUPPRESS)
     g = p.add_argument_group("data")
     g.add_argument("--data-dir", help=f"GLUE TSV root folder (holds MRPC/, RTE/, ...); default ${DATA_DIR_ENV}, "
                                       "else the Hugging Face hub")
     g.add_argument("--train-file", help="custom task: train rows (.csv, .tsv, .jsonl or .parquet)")
     g.add_argument("--eval-file", help="custom task: evaluation rows, same columns")
     g.add_argument("--text-columns", help="custom task: one or two comma-separated text columns")
-    g.add_argument("--label-column", default="label", help="custom task: label column (default: label)")
+    g.add_argument("--label-column", default=label_default, help="custom task: label column (default: label)")
     g.add_argument("--regression", action="store_true", help="custom task: the label is a number")
     g.add_argument("--max-train-samples", type=int, help="subsample the train split to this many rows (by --data-seed)")
     g.add_argument("--max-eval-samples", type=int, help="subsample each eval split to this many rows (by --data-seed)")
-    g.add_argument("--data-seed", type=int, default=0, help="seed that picks the subsample (default: 0)")
+    g.add_argument("--data-seed", type=int, default=seed_default, help="seed that picks the subsample (default: 0)")
 
 
 def data_spec_from_args(task_name: str, args: argparse.Namespace) -> DataSpec:
@@ -120,6 +119,67 @@ def _cmd_train(args: argparse.Namespace) -> None:
         write_json_atomically(args.output, result.to_dict())
 
 
+# search option → (spec section, field); sections None are top-level spec fields
+_SEARCH_OVERRIDES = {
+    "task": (None, "tasks"), "model": (None, "models"), "checkpoint": (None, "checkpoints"),
+    "method": (None, "methods"), "name": (None, "name"), "storage": (None, "storage"),
+    "cpus_per_trial": (None, "cpus_per_trial"), "gpus_per_trial": (None, "gpus_per_trial"),
+    "max_concurrent": (None, "max_concurrent"), "max_failures": (None, "max_failures"),
+    "data_dir": ("data", "data_dir"), "train_file": ("data", "train_file"), "eval_file": ("data", "eval_file"),
+    "text_columns": ("data", "text_columns"), "label_column": ("data", "label_column"),
+    "regression": ("data", "regression"), "max_train_samples": ("data", "max_train_samples"),
+    "max_eval_samples": ("data", "max_eval_samples"), "data_seed": ("data", "seed"),
+    "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "max_length": ("train", "max_length"),
+    "normalization": ("train", "normalization"), "device": ("train", "device"), "bf16": ("train", "bf16"),
+    "strategy": ("search", "strategy"), "ratio": ("search", "ratio"), "threshold": ("search", "threshold"),
+    "tolerance": ("search", "tolerance"), "d_min": ("search", "d_min"), "d_max": ("search", "d_max"),
+    "max_trials": ("search", "max_trials"), "seed": ("search", "seed"),
+}
+
+
+def search_spec_from_args(args: argparse.Namespace):
+    """``--space`` (or the built-in quick CPU profile) with every option given on the command line applied."""
+    from raydim.tune.spec import SearchSpec
+
+    spec = SearchSpec.from_yaml(args.space) if getattr(args, "space", None) else SearchSpec()
+    overrides: dict = {}
+    for option, (section, name) in _SEARCH_OVERRIDES.items():
+        if hasattr(args, option):
+            if section is None:
+                overrides[name] = getattr(args, option)
+            else:
+                overrides.setdefault(section, {})[name] = getattr(args, option)
+    if hasattr(args, "baseline"):
+        overrides["baselines"] = dict(_parse_baseline(b) for b in args.baseline)
+    return spec.with_overrides(**overrides)
+
+
+def _parse_baseline(text: str) -> tuple[str, float]:
+    name, sep, value = text.rpartition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise RaydimError(f"--baseline {text!r} must be TASK=METRIC or TASK:MODEL@CHECKPOINT=METRIC, "
+                          "e.g. --baseline mrpc=0.86") from None
+
+
+def _cmd_search(args: argparse.Namespace) -> None:
+    from raydim.tune import format_d90_table, print_progress, run_search
+
+    spec = search_spec_from_args(args)
+    output = getattr(args, "output", None)
+    if output:
+        check_writable(output)
+    targets = spec.targets()  # loads every task's data: a bad path fails here, before Ray starts
+    results = run_search(spec, targets=targets, address=getattr(args, "address", None),
+                         resume=getattr(args, "resume", False), on_progress=print_progress, verbose=0)
+    print(format_d90_table(results))
+    if output:
+        write_json_atomically(output, [r.to_dict() for r in results])
+
+
 def check_writable(path: str) -> None:
     """A file can be created at ``path``: its nearest existing ancestor is a writable folder."""
     target = Path(path).expanduser().resolve()
@@ -175,6 +235,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_options(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("search", help="find d90 for every (task, model, checkpoint, method) on Ray Tune",
+                       argument_default=argparse.SUPPRESS,
+                       description="Options override the --space file, which defaults to the quick CPU profile "
+                                   "(see search_spaces/quick_cpu.yaml).")
+    p.add_argument("--space", help="search space YAML (search_spaces/*.yaml)")
+    p.add_argument("--task", action="append", help="GLUE task (repeat for several), or the custom files' name")
+    p.add_argument("--model", action="append", help="alias, directory or hub id (repeat for several)")
+    p.add_argument("--checkpoint", action="append",
+                   help="final, random-init or a hub revision (repeat for several; default: final)")
+    p.add_argument("--method", action="append", choices=["said", "did"], help="repeat for both (default: said)")
+    p.add_argument("--baseline", action="append", metavar="TASK=METRIC",
+                   help="known full fine-tune metric: skips those full fine-tunes (repeat per task)")
+    g = p.add_argument_group("search")
+    g.add_argument("--strategy", choices=["d90", "grid", "optuna"], help="default: d90 (bracket + k-section)")
+    g.add_argument("--ratio", type=float, help="d90's fraction of the full fine-tune (default: 0.9)")
+    g.add_argument("--threshold", choices=["paper", "relative"],
+                   help="ratio × full (paper, default), or chance + ratio × (full − chance)")
+    g.add_argument("--tolerance", type=float, help="stop once hi/lo <= 1 + tolerance (default: 0.1)")
+    g.add_argument("--d-min", type=int)
+    g.add_argument("--d-max", type=int)
+    g.add_argument("--max-trials", type=int, help="trials per key at most, baseline included")
+    g.add_argument("--seed", type=int, help="first training seed and the samplers' seed")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--max-length", type=int)
+    g.add_argument("--normalization", choices=["global", "per_tensor"])
+    g.add_argument("--device", help="auto, cpu, cuda")
+    g.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+    g = p.add_argument_group("Ray")
+    g.add_argument("--address", help="join a running cluster ('auto' on a cluster node); default: start Ray here")
+    g.add_argument("--storage", help="results folder or s3://... URI (default: ~/ray_results)")
+    g.add_argument("--name", help="the run's name: its folder under --storage (default: raydim-search)")
+    g.add_argument("--resume", action="store_true", help="continue the run named --name where it stopped")
+    g.add_argument("--cpus-per-trial", type=float)
+    g.add_argument("--gpus-per-trial", type=float, help="fractions pack several trials per GPU")
+    g.add_argument("--max-concurrent", type=int, help="trials at once (default: what the cluster fits)")
+    g.add_argument("--max-failures", type=int, help="restarts of a crashed trial from its checkpoint")
+    p.add_argument("--output", help="also write the d90 results as JSON to this file")
+    add_data_options(p, defaults=False)
+    p.set_defaults(func=_cmd_search)
     return parser
 
 

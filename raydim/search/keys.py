@@ -35,6 +35,18 @@ class SearchKey:
         """Stable and readable; used as the key of every per-key table (results, state, progress)."""
         return f"{self.task}:{self.model}@{self.checkpoint}:{self.method}"
 
+    @classmethod
+    def from_id(cls, key_id: str) -> SearchKey:
+        """The key whose :attr:`id` is ``key_id`` (``task:model@checkpoint:method``)."""
+        try:
+            task, rest = key_id.split(":", 1)
+            model_at, method = rest.rsplit(":", 1)
+            model, checkpoint = model_at.rsplit("@", 1)
+        except ValueError:
+            raise RaydimError(f"{key_id!r} is not a key id; expected task:model@checkpoint:method, "
+                              "e.g. mrpc:minilm-l6@final:said") from None
+        return cls(task, model, checkpoint, method)
+
     @property
     def baseline_key(self) -> SearchKey:
         """The full fine-tune this key's threshold comes from, shared by every method of the same model."""

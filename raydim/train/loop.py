@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+import numba
 import torch
 from tqdm.auto import tqdm
 
@@ -211,7 +212,13 @@ def _restore(state: dict, method: TrainableMethod, optimizer: torch.optim.Optimi
 
 
 def set_threads(num_threads: int | None) -> None:
-    """Match torch's intra-op threads to the CPUs this process may use (a Ray trial's share)."""
+    """Match torch's and numba's threads to the CPUs this process may use (a Ray trial's share).
+
+    Both default to every core of the machine: two trials packed on one node
+    would otherwise each run as many threads as it has cores.
+    """
     if num_threads is None:
         num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(max(1, num_threads))
+    num_threads = max(1, num_threads)
+    torch.set_num_threads(num_threads)
+    numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))

@@ -1,0 +1,89 @@
+"""``D90Searcher``: Ray Tune's ``Searcher`` lifecycle translated into calls on a :class:`SearchPolicy`.
+
+All the search logic lives in the Ray-free policy; this class only answers Tune:
+
+* ``suggest(trial_id)`` — Tune has a free slot: the policy's next trial for that id,
+  ``None`` while every key waits on running trials, ``Searcher.FINISHED`` once every
+  key is done (so the run ends under ``num_samples=-1``);
+* ``on_trial_complete(trial_id, result, error)`` — a trial ended: its ``score``
+  (best epoch's primary metric) is recorded, or a failure, which the policy reruns
+  or counts as failed, so an erroring trial never hangs the search;
+* ``save(path)`` / ``restore(path)`` — Tune checkpoints the experiment: the policy's
+  versioned state as JSON, written atomically, so ``Tuner.restore`` resumes mid-search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ray.tune.search import Searcher
+
+from raydim.atomic import write_json_atomically
+from raydim.errors import RaydimError
+from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy, SearchSettings
+from raydim.tune.trainable import SCORE
+
+logger = logging.getLogger(__name__)
+
+
+class D90Searcher(Searcher):
+    """Searches d90 for every key of ``targets`` at once; see the module docstring for when Tune calls what.
+
+    Run it with ``TuneConfig(search_alg=searcher, num_samples=-1)`` and a
+    ``max_concurrent_trials`` of at least ``settings.parallelism`` × keys, so one
+    key's waiting never idles a slot another key could fill. ``on_progress`` is
+    called with every key's :class:`KeyProgress` after each completed trial (the
+    CLI prints it); it must pickle, as Tune pickles the searcher.
+    """
+
+    def __init__(self, targets: Sequence[KeyTarget], settings: SearchSettings | None = None, *,
+                 metric: str = SCORE, on_progress: Callable[[list[KeyProgress]], None] | None = None) -> None:
+        super().__init__(metric=metric, mode="max")
+        self.policy = SearchPolicy(targets, settings)
+        self.on_progress = on_progress
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        """Tune passes ``TuneConfig``'s metric and mode; the searcher's own (maximise ``score``) must agree."""
+        if metric not in (None, self.metric) or mode not in (None, "max"):
+            raise RaydimError(
+                f"D90Searcher maximises {self.metric!r}, but the TuneConfig asks for metric={metric!r}, mode={mode!r}; "
+                f"drop metric and mode from the TuneConfig, or pass metric={self.metric!r}, mode='max'")
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        requests = self.policy.propose(1, [trial_id])
+        if requests:
+            return requests[0].config()
+        return Searcher.FINISHED if self.policy.finished() else None
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        if error or result is None or result.get(self.metric) is None:
+            if not error:
+                logger.warning("trial %s ended without reporting %r; counted as a failure", trial_id, self.metric)
+            self.policy.record_failure(trial_id)
+        else:
+            self.policy.record_result(trial_id, float(result[self.metric]))
+        if self.on_progress is not None:
+            self.on_progress(self.policy.progress())
+
+    def results(self) -> list[KeyResult]:
+        """One d90 record per key: final once the run has ended, the estimate so far before."""
+        return self.policy.results()
+
+    def save(self, checkpoint_path: str) -> None:
+        write_json_atomically(checkpoint_path, {"metric": self.metric, "policy": self.policy.state_dict()})
+
+    def restore(self, checkpoint_path: str) -> None:
+        restored = self.from_state(json.loads(Path(checkpoint_path).read_text()))
+        self._metric, self.policy = restored.metric, restored.policy
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> D90Searcher:
+        """A searcher from what :meth:`save` wrote (see :func:`raydim.tune.tuner.load_searcher` to find it)."""
+        searcher = cls([KeyTarget.from_dict(t) for t in state["policy"]["targets"]], metric=state["metric"])
+        searcher.policy = SearchPolicy.from_state_dict(state["policy"])
+        return searcher

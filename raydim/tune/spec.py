@@ -1,0 +1,256 @@
+"""A d90 search as plain settings: which keys, how each trial trains, how the search runs, on what resources.
+
+A spec comes from a ``search_spaces/*.yaml`` file, command-line options, or
+Python, and is validated as a whole: every problem is reported in one message,
+before Ray starts. Relative paths (data, local models, storage) are made absolute
+here, because Tune runs each trial in its own working directory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raydim.data.spec import DataSpec
+from raydim.data.tasks import get_task
+from raydim.errors import RaydimError
+from raydim.models.registry import DEFAULT_MODEL, parse_model_ref
+from raydim.search import KeyTarget, SearchKey, SearchSettings
+from raydim.train.config import TrainConfig
+from raydim.tune.template import PER_TRIAL, TrialTemplate, model_spec
+
+SUBSPACE_METHODS = ("did", "said")
+DATA_FIELDS = tuple(f.name for f in fields(DataSpec) if f.name != "task")
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in PER_TRIAL)
+SEARCH_FIELDS = tuple(f.name for f in fields(SearchSettings))
+RESOURCE_FIELDS = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures")
+LIST_FIELDS = ("tasks", "models", "checkpoints", "methods")
+SECTIONS = (*LIST_FIELDS, "data", "train", "search", "baselines", "resources", "name", "storage")
+
+# The quick CPU profile (search_spaces/quick_cpu.yaml, which a test keeps equal): what `raydim search`
+# runs without --space. One epoch over MRPC's train set per trial, on one CPU each.
+QUICK_TRAIN = {"epochs": 1, "batch_size": 32, "max_length": 128, "train_eval_samples": 256}
+QUICK_SEARCH = {
+    "strategy": "d90", "ratio": 0.9, "threshold": "paper", "d_min": 100, "d_max": 100_000, "tolerance": 0.2,
+    "baseline_lrs": [3e-5, 1e-4], "baseline_seeds": 1, "lr_low": 0.01, "lr_high": 1.0, "lr_init": 0.1,
+    "max_trials": 16,
+}
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """Every (task, model, checkpoint, method) combination is one key with its own d90.
+
+    ``data``, ``train`` and ``search`` hold :class:`DataSpec`, :class:`TrainConfig`
+    and :class:`SearchSettings` fields shared by every key (``search.parallelism``
+    left out means: as many trials per key as the cluster runs at once, divided
+    among the keys). ``baselines`` maps a task, or ``task:model@checkpoint``, to a
+    known full fine-tune metric: those keys skip their full fine-tunes.
+    ``max_failures`` is how often Tune restarts a crashed trial from its checkpoint
+    before the searcher sees it fail. ``SearchSpec()`` is the quick CPU profile;
+    a YAML file stands on its own (a section it omits takes the TrainConfig or
+    SearchSettings defaults).
+    """
+
+    tasks: tuple[str, ...] = ("mrpc",)
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
+    checkpoints: tuple[str, ...] = ("final",)
+    methods: tuple[str, ...] = ("said",)
+    data: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=lambda: dict(QUICK_TRAIN))
+    search: dict[str, Any] = field(default_factory=lambda: dict(QUICK_SEARCH))
+    baselines: dict[str, float] = field(default_factory=dict)
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent: int | None = None
+    max_failures: int = 1
+    name: str = "raydim-search"
+    storage: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in LIST_FIELDS:
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        data = _absolute_paths(dict(self.data), ("data_dir", "train_file", "eval_file"))
+        if isinstance(data.get("text_columns"), str | list):
+            columns = data["text_columns"]
+            data["text_columns"] = tuple(c.strip() for c in columns.split(",")) if isinstance(columns, str) \
+                else tuple(columns)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "models", tuple(_absolute_model(m) for m in self.models))
+        if self.storage is not None and "://" not in self.storage:
+            object.__setattr__(self, "storage", str(Path(self.storage).expanduser().resolve()))
+        errors = self._errors()
+        if errors:
+            raise RaydimError("invalid search spec: " + "; ".join(errors))
+
+    # -- validation --------------------------------------------------------------------------------------------
+
+    def _errors(self) -> list[str]:
+        errors: list[str] = []
+        for name in LIST_FIELDS:
+            if not getattr(self, name):
+                errors.append(f"{name} is empty; give at least one")
+        unknown_data = _unknown("data", self.data, DATA_FIELDS)
+        unknown_train = _unknown("train", self.train, TRAIN_FIELDS)
+        unknown_search = _unknown("search", self.search, SEARCH_FIELDS)
+        errors += unknown_data + unknown_train + unknown_search
+        if self.data.get("train_file"):
+            if len(self.tasks) != 1:
+                errors.append(f"a custom task (data.train_file) is one task; got tasks {list(self.tasks)}")
+        else:
+            for task in self.tasks:
+                errors += _error_of(lambda t=task: get_task(t))
+        if not unknown_data:
+            errors += _error_of(lambda: self.data_spec(self.tasks[0] if self.tasks else "mrpc"))
+        if not unknown_train:
+            errors += _error_of(lambda: TrainConfig(method="said", d=1000, **self.train))
+        if not unknown_search:
+            errors += _error_of(self.settings)
+        bad_methods = [m for m in self.methods if m not in SUBSPACE_METHODS]
+        if bad_methods:
+            errors.append(f"methods {bad_methods}: a d90 is searched for {' or '.join(SUBSPACE_METHODS)} "
+                          "(the full fine-tune is every key's baseline)")
+        for model in self.models:
+            for checkpoint in self.checkpoints:
+                errors += _error_of(lambda m=model, c=checkpoint: parse_model_ref(model_spec(m, c)))
+        groups = {self._group(key) for key in self.keys()} | set(self.tasks)
+        for name, value in self.baselines.items():
+            if name not in groups:
+                errors.append(f"baselines[{name!r}] names no task or task:model@checkpoint of this search; "
+                              f"use one of {', '.join(sorted(groups))}")
+            elif not isinstance(value, int | float) or isinstance(value, bool):
+                errors.append(f"baselines[{name!r}] = {value!r} must be a number (the full fine-tune's metric)")
+        if not (isinstance(self.cpus_per_trial, int | float) and self.cpus_per_trial > 0):
+            errors.append(f"cpus_per_trial={self.cpus_per_trial!r} must be > 0 (fractions allowed)")
+        if not (isinstance(self.gpus_per_trial, int | float) and self.gpus_per_trial >= 0):
+            errors.append(f"gpus_per_trial={self.gpus_per_trial!r} must be >= 0 (0.5 packs two trials per GPU)")
+        if self.max_concurrent is not None and not (isinstance(self.max_concurrent, int) and self.max_concurrent >= 1):
+            errors.append(f"max_concurrent={self.max_concurrent!r} must be a positive integer, or left out")
+        if not (isinstance(self.max_failures, int) and self.max_failures >= 0):
+            errors.append(f"max_failures={self.max_failures!r} must be an integer >= 0")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name or ""):
+            errors.append(f"name={self.name!r}: use letters, digits, '.', '_' and '-' (it names a folder)")
+        return errors
+
+    # -- what the search runs ----------------------------------------------------------------------------------
+
+    def keys(self) -> list[SearchKey]:
+        return [SearchKey(t, m, c, meth) for t in self.tasks for m in self.models for c in self.checkpoints
+                for meth in self.methods]
+
+    def data_spec(self, task: str) -> DataSpec:
+        return DataSpec(task=task, **self.data)
+
+    def template(self) -> TrialTemplate:
+        return TrialTemplate({task: self.data_spec(task) for task in self.tasks}, dict(self.train))
+
+    def targets(self) -> list[KeyTarget]:
+        """One target per key, with the trivial predictor's metric from each task's data (loaded here, once)."""
+        chance = {}
+        for task in self.tasks:
+            data = self.data_spec(task).load()
+            chance[task] = data.trivial_baselines()[data.task.primary_split][data.task.primary_metric]
+        return [KeyTarget(key, chance[key.task], self._baseline(key)) for key in self.keys()]
+
+    def settings(self, slots: int = 1) -> SearchSettings:
+        """The search settings; without an explicit ``parallelism``, ``slots`` shared among the keys."""
+        parallelism = self.search.get("parallelism") or max(1, slots // len(self.keys()))
+        return SearchSettings(**{**self.search, "parallelism": parallelism})
+
+    def _group(self, key: SearchKey) -> str:
+        return f"{key.task}:{key.model}@{key.checkpoint}"
+
+    def _baseline(self, key: SearchKey) -> float | None:
+        value = self.baselines.get(self._group(key), self.baselines.get(key.task))
+        return None if value is None else float(value)
+
+    # -- reading and writing -----------------------------------------------------------------------------------
+
+    def with_overrides(self, **overrides: Any) -> SearchSpec:
+        """A copy with ``overrides`` applied: ``None`` values are ignored, and the dict sections are merged into."""
+        changes: dict[str, Any] = {}
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name in ("data", "train", "search", "baselines"):
+                value = {**getattr(self, name), **{k: v for k, v in value.items() if v is not None}}
+            changes[name] = value
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "search spec") -> SearchSpec:
+        """From a YAML-shaped dict (resources under ``resources:``); unknown keys are errors that name the known ones."""
+        if not isinstance(values, dict):
+            raise RaydimError(f"{source}: expected a mapping of settings at the top, got {type(values).__name__}")
+        errors = _unknown("top level", values, SECTIONS)
+        resources = values.get("resources") or {}
+        if not isinstance(resources, dict):
+            errors.append(f"resources must be a mapping of {', '.join(RESOURCE_FIELDS)}")
+            resources = {}
+        errors += _unknown("resources", resources, RESOURCE_FIELDS)
+        for section in ("data", "train", "search", "baselines"):
+            if not isinstance(values.get(section) or {}, dict):
+                errors.append(f"{section} must be a mapping of settings, got {values[section]!r}")
+        if errors:
+            raise RaydimError(f"{source}: " + "; ".join(errors))
+        # A file stands on its own: a section it leaves out is the dataclass defaults, not the quick profile's.
+        flat = {"train": {}, "search": {}, **{k: v for k, v in values.items() if k != "resources" and v is not None}}
+        try:
+            return cls(**flat, **resources)
+        except RaydimError as e:
+            raise RaydimError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SearchSpec:
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text())
+        except OSError as e:
+            raise RaydimError(f"cannot read search space {path}: {e.strerror}; check the --space path") from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise RaydimError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+        return cls.from_dict(values or {}, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML-shaped form :meth:`from_dict` reads."""
+        return {
+            **{name: list(getattr(self, name)) for name in LIST_FIELDS},
+            "data": {k: list(v) if isinstance(v, tuple) else v for k, v in self.data.items()},
+            "train": dict(self.train), "search": dict(self.search), "baselines": dict(self.baselines),
+            "resources": {name: getattr(self, name) for name in RESOURCE_FIELDS},
+            "name": self.name, "storage": self.storage,
+        }
+
+
+def _unknown(section: str, values: dict[str, Any], known: tuple[str, ...]) -> list[str]:
+    unknown = sorted(set(values) - set(known))
+    return [f"unknown {section} setting(s) {unknown}; known: {', '.join(known)}"] if unknown else []
+
+
+def _error_of(check) -> list[str]:
+    try:
+        check()
+    except RaydimError as e:
+        return [str(e)]
+    except (TypeError, ValueError) as e:
+        return [str(e)]
+    return []
+
+
+def _absolute_paths(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    for name in names:
+        if values.get(name):
+            values[name] = str(Path(values[name]).expanduser().resolve())
+    return values
+
+
+def _absolute_model(model: str) -> str:
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model

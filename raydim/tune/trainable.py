@@ -1,0 +1,85 @@
+"""Ray Tune function trainables: one trial = one fine-tune at one (key, d, lr, seed).
+
+``fine_tune`` runs the engine (:func:`raydim.train.train`), reporting every epoch
+with ``ray.tune.report`` and a tiny ``ray.tune.Checkpoint`` (θ_d, λ, optimiser
+and scheduler state — never θ), and resumes from ``ray.tune.get_checkpoint()``
+after a failure or a ``Tuner.restore``. ``simulated_trial`` is its cheap stand-in
+with a known d90 (:mod:`raydim.search.simulator`), for tests and benchmarks.
+Both report ``score``: the best primary metric so far, the number the searcher reads.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from raydim.search.keys import SearchKey
+from raydim.search.simulator import SimulatedCurve
+from raydim.train.loop import EpochMetrics, set_threads, train
+from raydim.tune.template import TEMPLATE, TrialTemplate
+
+SCORE = "score"  # reported by every trainable: the best epoch's primary metric so far (the paper's protocol)
+CURVES = "curves"  # simulated_trial's param_space entry: key id → SimulatedCurve fields
+STATE_FILE = "trial_state.pt"
+
+
+def cpu_share() -> int | None:
+    """Whole CPUs assigned to this trial by Ray (at least 1), or None outside a Ray worker."""
+    if not ray.is_initialized():
+        return None
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+    return max(1, int(cpus)) if cpus else 1
+
+
+def _best(primaries: list[float]) -> float:
+    finite = [p for p in primaries if not math.isnan(p)]
+    return max(finite) if finite else math.nan
+
+
+def fine_tune(config: dict[str, Any]) -> None:
+    """The trainable a d90 search runs: ``config`` is a trial request merged with a :class:`TrialTemplate`.
+
+    Torch (and numba) use as many threads as the trial has CPUs, so trials
+    packed on one node do not oversubscribe it; a trial given a GPU trains on it.
+    """
+    train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
+    set_threads(cpu_share())
+
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            resume = torch.load(Path(folder) / STATE_FILE, weights_only=True)
+    primaries = [e["primary"] for e in resume["history"]] if resume else []
+
+    def on_epoch(epoch: EpochMetrics, state) -> None:
+        primaries.append(epoch.primary)
+        metrics = {SCORE: _best(primaries), "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
+                   "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics}
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state(), Path(folder) / STATE_FILE)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    train(train_config, on_epoch=on_epoch, resume=resume, progress=False)
+
+
+def simulated_trial(config: dict[str, Any]) -> None:
+    """Report one metric drawn from the key's :class:`SimulatedCurve` (a full fine-tune when ``d`` is None).
+
+    ``config[CURVES]`` maps subspace key ids to curve fields; a full fine-tune uses
+    the curve of any key of its (task, model, checkpoint), as keys share their baseline.
+    """
+    key = SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
+    curves = config[CURVES]
+    fields = curves.get(key.id) or next(
+        (c for k, c in curves.items() if SearchKey.from_id(k).baseline_key == key.baseline_key), None)
+    if fields is None:
+        raise KeyError(f"no simulated curve for key {key.id}; curves are given for {', '.join(curves)}")
+    metric = SimulatedCurve(**fields).metric(config["d"], config["lr"], config["seed"])
+    tune.report({SCORE: metric, "primary": metric, "epoch": 1})

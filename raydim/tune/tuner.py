@@ -1,0 +1,141 @@
+"""From a :class:`SearchSpec` to a ``ray.tune.Tuner``, and from a finished run to one d90 per key.
+
+``build_tuner`` is the Tuner a researcher could have written by hand: the
+``fine_tune`` trainable with per-trial resources, a :class:`D90Searcher` with
+``num_samples=-1`` (the searcher ends the run), enough concurrent trials for
+every key's k-section, and Tune's own fault tolerance (a crashed trial restarts
+from its last epoch checkpoint). ``run_search`` starts or joins Ray, runs or
+resumes the Tuner and reads the d90s back from the searcher state Tune saved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs
+import ray
+from ray import tune
+from ray.train.constants import DEFAULT_STORAGE_PATH
+from ray.tune.search import Searcher
+
+from raydim.errors import RaydimError
+from raydim.search import KeyProgress, KeyResult, KeyTarget
+from raydim.tune.searcher import D90Searcher
+from raydim.tune.spec import SearchSpec
+from raydim.tune.template import TEMPLATE
+from raydim.tune.trainable import fine_tune
+
+Trainable = Callable[[dict[str, Any]], None]
+
+
+def trial_slots(spec: SearchSpec) -> int:
+    """Trials the connected cluster can run at once with the spec's per-trial CPUs and GPUs.
+
+    ``max_concurrent`` overrides it (an autoscaling cluster starts smaller than it
+    grows). Ray must be initialised.
+    """
+    if spec.max_concurrent is not None:
+        return spec.max_concurrent
+    resources = ray.cluster_resources()
+    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    slots = int(cpus // spec.cpus_per_trial)
+    if spec.gpus_per_trial:
+        slots = min(slots, int(gpus // spec.gpus_per_trial))
+    if slots < 1:
+        raise RaydimError(
+            f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs, too few for one trial of "
+            f"{spec.cpus_per_trial:g} CPUs and {spec.gpus_per_trial:g} GPUs; lower --cpus-per-trial/--gpus-per-trial, "
+            "or pass --max-concurrent if the cluster autoscales")
+    return slots
+
+
+def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, trainable: Trainable = fine_tune,
+                param_space: dict[str, Any] | None = None,
+                on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1) -> tune.Tuner:
+    """The Tuner that searches every key of ``spec``; Ray must be initialised (``ray.init``).
+
+    ``trainable`` defaults to :func:`~raydim.tune.trainable.fine_tune`; any
+    function trainable that reports ``score`` works (the simulator's does).
+    ``param_space`` adds entries every trial sees (the trial template is always there).
+    ``targets`` defaults to ``spec.targets()`` (which loads every task's data).
+    """
+    slots = trial_slots(spec)
+    searcher = D90Searcher(targets or spec.targets(), spec.settings(slots), on_progress=on_progress)
+    return tune.Tuner(
+        _with_resources(trainable, spec),
+        param_space={TEMPLATE: spec.template().to_dict(), **(param_space or {})},
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, max_concurrent_trials=slots,
+                                    reuse_actors=True,  # keeps each worker's loaded data, tokens and kernels
+                                    trial_name_creator=trial_name, trial_dirname_creator=trial_name),
+        run_config=tune.RunConfig(
+            name=spec.name, storage_path=spec.storage, verbose=verbose,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+
+
+def trial_name(trial: Any) -> str:
+    """``mrpc_said_d1000_lr0.03_s0_<id>``: what the trial is, readable in Tune's table and the dashboard."""
+    c = trial.config
+    what = "full" if c.get("d") is None else f"{c.get('method')}_d{c.get('d')}"
+    return f"{c.get('task')}_{what}_lr{c.get('lr', 0):.2g}_s{c.get('seed')}_{trial.trial_id}"
+
+
+def experiment_path(spec: SearchSpec) -> str:
+    """Where Tune keeps the run: ``storage/name`` (``~/ray_results/name`` by default)."""
+    return f"{(spec.storage or DEFAULT_STORAGE_PATH).rstrip('/')}/{spec.name}"
+
+
+def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = False,
+               targets: list[KeyTarget] | None = None, trainable: Trainable = fine_tune, param_space: dict[str, Any] | None = None,
+               on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1) -> list[KeyResult]:
+    """Run (or with ``resume``, continue) the search of ``spec``; one d90 result per key.
+
+    ``address`` joins a running cluster (``"auto"`` on a cluster node); without it
+    a Ray already initialised in this process is used, else a local one started.
+    """
+    # Tune warns on every forced snapshot; with tiny per-epoch checkpoints and num_to_keep=1 that is every epoch.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if not ray.is_initialized():
+        ray.init(address=address)
+    path = experiment_path(spec)
+    restorable = tune.Tuner.can_restore(path)
+    if resume:
+        if not restorable:
+            raise RaydimError(f"nothing to resume at {path}: no search named {spec.name!r} was started there; "
+                              "drop --resume to start it, or check --name and --storage")
+        tuner = tune.Tuner.restore(path, trainable=_with_resources(trainable, spec), resume_errored=True)
+    else:
+        if restorable:
+            raise RaydimError(f"a search named {spec.name!r} already exists at {path}; pass --resume to continue it, "
+                              "or --name to start another")
+        tuner = build_tuner(spec, targets=targets, trainable=trainable, param_space=param_space, on_progress=on_progress,
+                            verbose=verbose)
+    grid = tuner.fit()
+    return load_searcher(grid.experiment_path).results()
+
+
+def load_searcher(experiment: str) -> D90Searcher:
+    """The searcher as Tune last saved it in an experiment folder (local path or ``s3://``-style URI)."""
+    if "://" in experiment:
+        fs, root = pyarrow.fs.FileSystem.from_uri(experiment)
+    else:
+        fs, root = pyarrow.fs.LocalFileSystem(), str(Path(experiment).expanduser().resolve())
+    prefix, suffix = Searcher.CKPT_FILE_TMPL.split("{}")
+    infos = [i for i in fs.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))
+             if i.base_name.startswith(prefix) and i.base_name.endswith(suffix)]
+    if not infos:
+        raise RaydimError(f"{experiment} holds no saved search; is it the folder of a raydim search run?")
+    latest = max(infos, key=lambda i: i.base_name)  # named by session start time, as Tune's restore picks it
+    with fs.open_input_stream(latest.path) as f:
+        state = json.loads(f.read())
+    return D90Searcher.from_state(state)
+
+
+def _with_resources(trainable: Trainable, spec: SearchSpec) -> Any:
+    return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})

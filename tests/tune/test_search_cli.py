@@ -1,0 +1,75 @@
+"""`raydim search` end to end: a tiny pre-trained model on generated data, through the real trainable on a
+real local Ray, to a d90 table and a JSON file; and its mistakes as one-line errors."""
+
+import json
+
+import pytest
+
+from raydim.cli import main
+from tests.tiny import write_sentiment_task, write_tiny_model_dir
+
+SPACE = """\
+# raydim search --space space.yaml
+tasks: [sentiment]
+models: [{model}]
+methods: [said]
+data: {{train_file: {train}, eval_file: {eval}, text_columns: [text]}}
+train: {{epochs: 2, batch_size: 16, max_length: 16, train_eval_samples: 64}}
+search: {{d_min: 6, d_max: 1024, baseline_lrs: [0.01], lr_low: 0.01, lr_high: 1.0, lr_init: 0.3, max_trials: 16}}
+resources: {{cpus_per_trial: 1}}
+"""
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    root = tmp_path_factory.mktemp("search-cli")
+    train_file, eval_file = write_sentiment_task(root / "data")
+    model = write_tiny_model_dir(root / "model")
+    path = root / "space.yaml"
+    path.write_text(SPACE.format(model=model, train=train_file, eval=eval_file))
+    return path
+
+
+def test_search_finds_d90_of_a_tiny_model(ray_cluster, space, tmp_path, capsys):
+    output = tmp_path / "d90.json"
+    code = main(["search", "--space", str(space), "--storage", str(tmp_path / "runs"), "--name", "tiny",
+                 "--output", str(output)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "search progress" in out and "finished" in out  # live progress per key
+    [result] = json.loads(output.read_text())
+    assert result["status"] == "found" and result["task"] == "sentiment" and result["method"] == "said"
+    assert 6 < result["d90"] <= 1024 and result["d90_low"] < result["d90_high"]
+    assert result["threshold"] == pytest.approx(0.9 * result["baseline"]) and result["baseline"] > 0.7
+    assert f"{result['d90']:.0f}" in out.splitlines()[-1]  # the d90 table closes the output
+
+    code = main(["search", "--space", str(space), "--storage", str(tmp_path / "runs"), "--name", "tiny"])
+    assert code == 2
+    assert "a search named 'tiny' already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--task", "mrpcc"], "unknown task 'mrpcc'"),
+    (["--epochs", "0", "--ratio", "2"], "epochs must be positive, got 0; invalid search settings: ratio=2.0"),
+    (["--space", "missing.yaml"], "cannot read search space missing.yaml"),
+    (["--baseline", "mrpc"], "--baseline 'mrpc' must be TASK=METRIC"),
+    (["--data-dir", "/no/such/dir"], "data directory '/no/such/dir' does not exist"),
+    (["--method", "full"], "argument --method: invalid choice: 'full'"),
+    (["--resume", "--name", "never-started", "--data-dir", "GLUE"], "nothing to resume at"),
+])
+def test_search_mistakes_are_one_line_errors(argv, message, capsys, tmp_path, glue_dir, monkeypatch):
+    argv = [str(glue_dir) if a == "GLUE" else a for a in argv]
+    monkeypatch.setattr("ray.init", lambda **kwargs: None)  # a mistake must be found before Ray is needed
+    with pytest.raises(SystemExit) if "--method" in argv else _no_exit() as exit_info:
+        code = main(["search", "--storage", str(tmp_path), *argv])
+    code = exit_info.value.code if exit_info else code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+class _no_exit:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,134 @@
+"""D90Searcher the way Tune drives it (after Ray's own searcher tests): suggest / wait / complete / fail /
+save → restore into a blank searcher / FINISHED, all without starting Ray."""
+
+import pickle
+
+import pytest
+from ray.tune.search import Searcher
+
+from raydim.errors import RaydimError
+from raydim.search import KeyTarget, SearchKey, SearchSettings, SimulatedCurve
+from raydim.search.trials import TrialRequest
+from raydim.tune import SCORE, D90Searcher
+
+KEY = SearchKey("mrpc", "minilm-l6", method="said")
+CURVE = SimulatedCurve(d90=700, full=0.9, chance=0.5, width=1.0, noise_sd=0.0, lr_opt=0.05)
+
+
+def searcher(parallelism=1, **settings):
+    values = {"d_min": 10, "d_max": 20_000, "lr_init": 0.05, "parallelism": parallelism, **settings}
+    return D90Searcher([KeyTarget(KEY, chance=0.5, baseline=0.9)], SearchSettings(**values))
+
+
+def metric(config: dict) -> float:
+    return CURVE(TrialRequest.from_dict({**config, "attempt": 0, "retry_of": None}))
+
+
+def drive(s: D90Searcher, max_trials: int = 200) -> int:
+    """Suggest and complete one trial at a time until FINISHED; the trials it took."""
+    for n in range(max_trials):
+        config = s.suggest(f"trial_{n}")
+        if config == Searcher.FINISHED:
+            return n
+        assert config is not None, "a searcher with nothing running must suggest or finish"
+        s.on_trial_complete(f"trial_{n}", {SCORE: metric(config)})
+    raise AssertionError("the searcher never finished")
+
+
+def test_suggestion_names_key_d_lr_and_seed():
+    config = searcher().suggest("t1")
+    assert {k: config[k] for k in ("task", "model", "checkpoint", "method")} == KEY.to_dict()
+    assert config["trial_id"] == "t1" and config["d"] >= 10 and config["lr"] == 0.05 and config["seed"] == 0
+
+
+def test_waits_with_none_while_its_trials_run():
+    s = searcher(parallelism=1)
+    config = s.suggest("t1")
+    assert s.suggest("t2") is None and s.suggest("t3") is None
+    s.on_trial_complete("t1", {SCORE: metric(config)})
+    assert isinstance(s.suggest("t4"), dict)
+
+
+def test_finishes_with_d90_near_the_truth():
+    s = searcher()
+    trials = drive(s)
+    [result] = s.results()
+    assert result.status == "found" and trials == result.trials_used
+    assert result.d90_low < CURVE.d90 <= result.d90_high
+
+
+def test_errored_trial_is_retried_then_counted_failed_and_never_hangs():
+    s = searcher(max_retries=1)
+    first = s.suggest("t1")
+    s.on_trial_complete("t1", error=True)
+    rerun = s.suggest("t2")
+    assert (rerun["d"], rerun["lr"], rerun["seed"]) == (first["d"], first["lr"], first["seed"])
+    s.on_trial_complete("t2", error=True)
+    drive(s)  # the rest of the search goes on and ends
+    assert s.results()[0].trials_failed == 1
+
+
+def test_result_without_the_metric_counts_as_failure():
+    s = searcher(max_retries=0)
+    s.suggest("t1")
+    s.on_trial_complete("t1", {"epoch": 1})
+    assert s.policy.history(KEY.id).failed_count() == 1
+
+
+def test_same_trial_completing_twice_after_restore_counts_once(tmp_path):
+    s = searcher()
+    config = s.suggest("t1")
+    s.on_trial_complete("t1", {SCORE: metric(config)})
+    s.save(str(tmp_path / "state.pkl"))
+    blank = searcher()
+    blank.restore(str(tmp_path / "state.pkl"))
+    with pytest.warns(UserWarning, match="already completed"):
+        blank.on_trial_complete("t1", {SCORE: 0.0})
+    assert [x.score for x in blank.policy.history(KEY.id).scores()] == [metric(config)]
+
+
+def test_save_then_restore_into_blank_searcher_continues_identically(tmp_path):
+    original = searcher(parallelism=2)
+    for n in range(5):
+        config = original.suggest(f"t{n}")
+        if config:
+            original.on_trial_complete(f"t{n}", {SCORE: metric(config)})
+    running = original.suggest("t_running")  # in flight when Tune checkpoints the experiment
+    original.save(str(tmp_path / "state.pkl"))
+    blank = D90Searcher([KeyTarget(SearchKey("x", "y"), chance=0.1)])  # whatever it was built with
+    blank.restore(str(tmp_path / "state.pkl"))
+    for s in (original, blank):
+        s.on_trial_complete("t_running", {SCORE: metric(running)})
+    following = blank.suggest("next")
+    assert following == original.suggest("next")
+    for s in (original, blank):
+        s.on_trial_complete("next", {SCORE: metric(following)})
+    assert drive(blank) == drive(original)
+    assert blank.results() == original.results()
+
+
+def test_survives_pickling_mid_search():
+    s = searcher()
+    config = s.suggest("t1")
+    copy = pickle.loads(pickle.dumps(s))
+    copy.on_trial_complete("t1", {SCORE: metric(config)})
+    drive(copy)
+    assert copy.results()[0].status == "found"
+
+
+def test_progress_is_reported_after_each_completion():
+    seen = []
+    s = D90Searcher([KeyTarget(KEY, chance=0.5, baseline=0.9)], SearchSettings(d_min=10, d_max=20_000),
+                    on_progress=seen.append)
+    config = s.suggest("t1")
+    s.on_trial_complete("t1", {SCORE: metric(config)})
+    [[row]] = seen
+    assert row.key == KEY.id and row.trials_done == 1 and row.threshold == pytest.approx(0.81)
+
+
+def test_conflicting_tune_metric_is_a_clear_error():
+    s = searcher()
+    assert s.set_search_properties(None, None, {})
+    assert s.set_search_properties(SCORE, "max", {})
+    with pytest.raises(RaydimError, match="D90Searcher maximises 'score'.*drop metric and mode"):
+        s.set_search_properties("loss", "min", {})

@@ -1,0 +1,69 @@
+"""The real trainable on a real local Ray: it reports every epoch with a checkpoint, and a trial that
+crashes after an epoch resumes from that checkpoint and ends where an uninterrupted one does."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import ray.cloudpickle
+from ray import tune
+
+import raydim.tune.trainable
+from raydim.tune import SCORE, TEMPLATE, TrialTemplate, fine_tune
+from raydim.data.spec import DataSpec
+from tests.tiny import write_sentiment_task, write_tiny_model_dir
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import the tests
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-trainable")
+    train_file, eval_file = write_sentiment_task(root / "data")
+    model = str(write_tiny_model_dir(root / "model"))
+    template = TrialTemplate({"sentiment": DataSpec(task="sentiment", train_file=str(train_file),
+                                                    eval_file=str(eval_file), text_columns=("text",))},
+                             {"epochs": 2, "batch_size": 16, "max_length": 16, "train_eval_samples": 64})
+    request = {"trial_id": "t", "task": "sentiment", "model": model, "checkpoint": "final", "method": "said",
+               "d": 32, "lr": 0.3, "seed": 0}
+    return {TEMPLATE: template.to_dict(), **request}
+
+
+def crashes_after_first_epoch(config):
+    """fine_tune, except that its first attempt dies right after reporting epoch 1 (checkpoint included)."""
+    if tune.get_checkpoint() is None:
+        report = raydim.tune.trainable.tune.report
+
+        def report_then_crash(metrics, checkpoint=None):
+            report(metrics, checkpoint=checkpoint)
+            raise RuntimeError("simulated worker crash after epoch 1")
+
+        raydim.tune.trainable.tune.report = report_then_crash
+    fine_tune(config)
+
+
+def run(trainable, config, tmp_path, name, max_failures=0):
+    tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}), param_space=config,
+                       run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), verbose=0,
+                                                 failure_config=tune.FailureConfig(max_failures=max_failures)))
+    [result] = tuner.fit()
+    return result
+
+
+def test_reports_every_epoch_with_a_checkpoint(ray_cluster, tmp_path, tiny):
+    result = run(fine_tune, tiny, tmp_path, "plain")
+    history = result.metrics_dataframe
+    assert list(history["epoch"]) == [1, 2]
+    assert list(history[SCORE]) == list(history["primary"].cummax())
+    assert {"validation/accuracy", "train/accuracy", "train_loss"} <= set(history.columns)
+    assert result.checkpoint is not None and result.metrics[SCORE] > 0.5
+
+
+def test_crashed_trial_resumes_from_its_checkpoint(ray_cluster, tmp_path, tiny):
+    uninterrupted = run(fine_tune, tiny, tmp_path, "uninterrupted")
+    resumed = run(crashes_after_first_epoch, tiny, tmp_path, "crashed", max_failures=1)
+    assert "simulated worker crash" in (Path(resumed.path) / "error.txt").read_text()  # it did crash once
+    assert resumed.error is None
+    assert resumed.metrics["epoch"] == 2 and resumed.metrics["training_iteration"] == 2  # epoch 1 not rerun
+    assert resumed.metrics["primary"] == pytest.approx(uninterrupted.metrics["primary"], abs=1e-6)
+    assert resumed.metrics["train_loss"] == pytest.approx(uninterrupted.metrics["train_loss"], rel=1e-5)
