@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import ray
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -27,3 +28,12 @@ def glue_dir() -> Path:
     if not (GLUE_DIR / "MRPC" / "train.tsv").is_file():
         pytest.skip(f"GLUE data not found at {GLUE_DIR} (set RAYDIM_TEST_GLUE_DIR)")
     return GLUE_DIR
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One real 2-CPU local Ray for every test that needs it (starting one takes seconds); its address
+    lets a second driver (a subprocess) join it."""
+    context = ray.init(num_cpus=2, include_dashboard=False)
+    yield context.address_info["address"]
+    ray.shutdown()
