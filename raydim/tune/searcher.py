@@ -25,6 +25,7 @@ from ray.tune.search import Searcher
 from raydim.atomic import write_json_atomically
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy, SearchSettings
+from raydim.tune.metrics import export_progress
 from raydim.tune.trainable import SCORE
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,10 @@ class D90Searcher(Searcher):
             self.policy.record_failure(trial_id)
         else:
             self.policy.record_result(trial_id, float(result[self.metric]))
+        progress = self.policy.progress()
+        export_progress(progress)  # to the Ray dashboard's metrics view
         if self.on_progress is not None:
-            self.on_progress(self.policy.progress())
+            self.on_progress(progress)
 
     def results(self) -> list[KeyResult]:
         """One d90 record per key: final once the run has ended, the estimate so far before."""
