@@ -161,41 +161,51 @@ def _first_segment(bounds, start):
     return np.searchsorted(bounds, start, side="right") - 1
 
 
+@njit(inline="always")
+def _sign(bits, i):
+    """Entry i of a ±1 diagonal packed 8 to a byte, least significant bit first, a set bit meaning −1."""
+    return np.float32(1 - 2 * ((bits[i >> 3] >> (i & 7)) & 1))
+
+
 @njit(fastmath=True, inline="always")
-def _widen_bfloat16(bits16, bits32):
-    """G_b as float32: bfloat16 is the top half of a float32, so widening is a 16-bit shift (exact)."""
-    for i in range(bits16.shape[0]):
-        bits32[i] = np.uint32(np.uint16(bits16[i])) << np.uint32(16)
-    return bits32.view(np.float32)
+def _signed(bits, values, out, count):
+    """out[:count] ← ±1 diagonal (packed `bits`) ⊙ values[:count], a byte of signs at a time."""
+    whole = count >> 3
+    for j in range(whole):
+        byte = np.int32(bits[j])
+        for t in range(8):
+            out[8 * j + t] = values[8 * j + t] * np.float32(1 - 2 * ((byte >> t) & 1))
+    for i in range(8 * whole, count):
+        out[i] = values[i] * _sign(bits, i)
 
 
 @kernel
-def fastfood_forward(theta, signs, perm, gauss, bounds, scales, base, out, num_chunks):
+def fastfood_forward(theta, signs, gauss_signs, perm, gauss, bounds, scales, base, out, num_chunks):
     """out ← base + scale ⊙ P·θ: block b writes (H·G_b·Π_b·H·B_b·θ_pad)[:D − b·n] to out[b·n:(b+1)·n].
 
-    theta (d,); signs (num_blocks, d) int8; perm (K, n), block b using row b mod K; gauss
-    (num_blocks, n) bfloat16 bits as int16; bounds (S+1,) segment edges over D, scales (S,); base
-    (D,), or (0,) for none; out (D,). The blocks are cut into `num_chunks` contiguous ranges, each
+    theta (d,); signs (num_blocks, ⌈d/8⌉) and gauss_signs (num_blocks, ⌈n/8⌉) packed ±1 bits; perm
+    and gauss (K, n), block b using row b mod K, so G_b = gauss_signs_b ⊙ gauss_{b mod K}; bounds
+    (S+1,) segment edges over D, scales (S,); base (D,), or (0,) for none; out (D,). The blocks are cut into `num_chunks` contiguous ranges, each
     with its own n-float buffers that stay in L1/L2 while a block is transformed.
     """
     d = theta.shape[0]
-    num_blocks, n = gauss.shape
-    num_perms = perm.shape[0]
+    num_blocks = signs.shape[0]
+    num_pool, n = gauss.shape
     D = out.shape[0]
     has_base = base.shape[0] == D
     for c in prange(num_chunks):
         x = np.empty(n, np.float32)
         y = np.empty(n, np.float32)
-        g_bits = np.empty(n, np.uint32)
+        g = np.empty(n, np.float32)  # G_b, unpacked once per block so the gather loop stays vectorised
         for b in range((c * num_blocks) // num_chunks, ((c + 1) * num_blocks) // num_chunks):
-            sb, pb, gb = signs[b], perm[b % num_perms], _widen_bfloat16(gauss[b], g_bits)
-            for i in range(d):  # B_b·θ, zero-padded to n
-                x[i] = theta[i] * sb[i]
+            sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
+            _signed(qb, gb, g, n)
+            _signed(sb, theta, x, d)  # B_b·θ, zero-padded to n
             for i in range(d, n):
                 x[i] = 0.0
             fwht_inplace(x, n)
             for i in range(n):  # G_b·Π_b, with (Π x)_i = x[π(i)]
-                y[i] = x[pb[i]] * gb[i]
+                y[i] = x[pb[i]] * g[i]
             fwht_inplace(y, n)
             start = b * n
             stop = min(start + n, D)
@@ -214,7 +224,7 @@ def fastfood_forward(theta, signs, perm, gauss, bounds, scales, base, out, num_c
 
 
 @kernel
-def fastfood_transpose(grad, first_row, signs, perm, gauss, bounds, scales, out, num_chunks):
+def fastfood_transpose(grad, first_row, signs, gauss_signs, perm, gauss, bounds, scales, out, num_chunks):
     """out ← (rows first_row … first_row + len(grad) of P)ᵀ·grad = Σ_b (B_b·H·Π_bᵀ·G_b·H·(scale ⊙ g)_b)[:d],
     with g = grad placed at those rows and zero elsewhere, so only the blocks those rows touch run.
 
@@ -222,8 +232,7 @@ def fastfood_transpose(grad, first_row, signs, perm, gauss, bounds, scales, out,
     never write the same d-vector and the sum over thousands of blocks keeps float32 accuracy.
     """
     d = out.shape[0]
-    n = gauss.shape[1]
-    num_perms = perm.shape[0]
+    num_pool, n = gauss.shape
     last_row = first_row + grad.shape[0]
     first_block = first_row // n
     num_blocks = (last_row - 1) // n + 1 - first_block
@@ -231,10 +240,11 @@ def fastfood_transpose(grad, first_row, signs, perm, gauss, bounds, scales, out,
     for c in prange(num_chunks):
         x = np.empty(n, np.float32)
         y = np.empty(n, np.float32)
-        g_bits = np.empty(n, np.uint32)
+        g = np.empty(n, np.float32)  # G_b, unpacked once per block so the gather loop stays vectorised
         acc = partial[c]
         for b in range(first_block + (c * num_blocks) // num_chunks, first_block + ((c + 1) * num_blocks) // num_chunks):
-            sb, pb, gb = signs[b], perm[b % num_perms], _widen_bfloat16(gauss[b], g_bits)
+            sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
+            _signed(qb, gb, g, n)
             start = b * n
             lo_block, hi_block = max(start, first_row), min(start + n, last_row)
             for i in range(lo_block - start):
@@ -250,10 +260,11 @@ def fastfood_transpose(grad, first_row, signs, perm, gauss, bounds, scales, out,
                 k += 1
             fwht_inplace(x, n)
             for i in range(n):  # Π_bᵀ·G_b: scatter back to where the forward gathered from
-                y[pb[i]] = x[i] * gb[i]
+                y[pb[i]] = x[i] * g[i]
             fwht_inplace(y, n)
+            _signed(sb, y, y, d)
             for i in range(d):
-                acc[i] += y[i] * sb[i]
+                acc[i] += y[i]
     for i in range(d):
         total = 0.0
         for c in range(num_chunks):

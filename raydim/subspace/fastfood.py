@@ -5,17 +5,19 @@ P stacks ⌈D/n⌉ independent n×n blocks V_b = H·G_b·Π_b·H·B_b (H the unn
 B_b a ±1 diagonal, Π_b a permutation, G_b a Gaussian diagonal), keeps the first d columns (θ_d is
 zero-padded to n) and truncates the last block so the rows cover exactly D. Blocks of size n, not
 one transform padded to 2^⌈log₂D⌉, keep each block cache-resident and waste < n rows instead of up
-to D. P itself is never stored, only its diagonals, rebuilt from (seed, d, D), in ≈2 + d/n bytes
-per row — less than the optimiser state a full fine-tune keeps (8 bytes per parameter):
+to D. P itself is never stored: its diagonals are rebuilt from (seed, d, D) in ≈(d/n + 1)/8 bytes
+per row, far below the optimiser state a full fine-tune keeps (8 bytes per parameter), so that a
+subspace fine-tune fits in less memory than a full one:
 
-* G_b is stored in bfloat16: P is *defined* with those rounded Gaussians (P's numbers are exactly
-  the float32 widening of the stored G, on every path), a relative change of ≤ 2⁻⁹ per entry that
-  leaves the distribution of P Gaussian for every purpose here;
-* B_b is stored for the first d columns only, the only ones θ_d reaches;
-* Π_b cycles through a pool of K = min(blocks, max(1, 2²⁰/n)) uniform permutations (block b uses
-  π_{b mod K}). Each block is still exactly a Fastfood block, and blocks stay independent given
-  the pool because their B_b and G_b are: a column of V_b, H·(Π_b·h_j ⊙ g_b), is Gaussian
-  whatever Π_b is; Π_b only decorrelates the columns within a block.
+* B_b and the signs of G_b are stored as bits, B_b for the first d columns only (the only ones
+  θ_d reaches);
+* Π_b and the magnitudes of G_b come from a pool of K = min(blocks, max(1, 2²⁰/n)) uniform
+  permutations π_k and standard Gaussian vectors γ_k: block b uses Π_b = π_{b mod K} and
+  G_b = diag(σ_b ⊙ γ_{b mod K}) with σ_b its own uniform ±1 signs. Since σ_b ⊙ γ has i.i.d.
+  N(0, 1) entries, every block is exactly a standard Fastfood block; blocks that share a pool
+  entry are uncorrelated (their B_b and σ_b are independent and symmetric), though not
+  independent: they share |G| and Π. A column of V_b, H·(Π_b·h_j ⊙ G_b), is Gaussian whatever
+  Π_b is; Π only decorrelates the columns within a block.
 
 Normalisation multiplies row r of P by a factor s_r. Since E_G‖V_b·x‖² = n²‖x‖² with every row
 contributing n‖x‖², a slice of D_i rows has E‖(P·θ)_i‖² = ‖θ‖² exactly when s = 1/√(n·D_i):
@@ -36,32 +38,43 @@ from raydim.subspace.fwht import fwht_torch, native_kernels, uses_native
 
 NORMALIZATIONS = ("per_tensor", "global")
 BACKENDS = ("auto", "numba", "torch")
-_RUN_ELEMENTS = 1 << 20  # Π's pool and G's draws are sized in runs of this many elements (bounds memory)
+_POOL_ELEMENTS = 1 << 20  # the pool of Π and |G| holds about this many elements per table
 _TORCH_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 24}  # torch path: blocks per pass × n
 
 
-def draw_blocks(seed: int, n: int, num_blocks: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def draw_blocks(
+    seed: int, n: int, num_blocks: int, d: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The random diagonals of every block, a pure function of (seed, n, num_blocks, d).
 
-    Exactly, from one CPU `torch.Generator` seeded with `seed`, in this order:
-    1. B: `torch.randint(0, 2, (num_blocks, d), dtype=int8) * 2 - 1` (only the d columns θ_d reaches);
-    2. Π: K = min(num_blocks, max(1, 2**20 // n)) permutations, `torch.rand((K, n), dtype=float64)
-       .argsort(dim=1, stable=True)`, row k being π_k with (Π x)_i = x[π_k(i)]; block b uses π_{b mod K};
-    3. G: per run of `max(1, 2**20 // n)` blocks, `torch.randn((rows, n), dtype=float32)` rounded to
-       bfloat16 (drawn in runs so that no float32 copy of all of G is ever held).
-    CPU generation makes P bit-identical across processes, thread counts and devices (for a given
-    torch version). Returns signs (num_blocks, d) int8, perm (K, n) int16 or int32 (int16 while
-    n ≤ 2^15, halving its memory traffic), gauss (num_blocks, n) bfloat16.
+    Exactly, from one CPU `torch.Generator` seeded with `seed`, in this order, with
+    K = min(num_blocks, max(1, 2**20 // n)):
+    1. B: `torch.randint(0, 256, (num_blocks, ceil(d / 8)), dtype=uint8)`, bit i % 8 (least
+       significant first) of byte i // 8 set meaning B_b[i] = −1 (see `unpack_signs`);
+    2. σ, the signs of G, the same way: `(num_blocks, ceil(n / 8))` bytes;
+    3. Π: `torch.rand((K, n), dtype=float64).argsort(dim=1, stable=True)`, row k being π_k with
+       (Π x)_i = x[π_k(i)];
+    4. γ: `torch.randn((K, n), dtype=float32)`.
+    Block b uses B_b, Π_b = π_{b mod K} and G_b = σ_b ⊙ γ_{b mod K}. CPU generation makes P
+    bit-identical across processes, thread counts and devices (for a given torch version).
+    Returns signs, gauss_signs (uint8), perm (K, n) int16 or int32 (int16 while n ≤ 2^15, halving
+    its memory traffic), gauss (K, n) float32.
     """
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    signs = torch.randint(0, 2, (num_blocks, d), generator=gen, dtype=torch.int8).mul_(2).sub_(1)  # (blocks, d)
-    rows = max(1, _RUN_ELEMENTS // n)
-    uniforms = torch.rand((min(rows, num_blocks), n), generator=gen, dtype=torch.float64)  # (K, n)
+    signs = torch.randint(0, 256, (num_blocks, -(-d // 8)), generator=gen, dtype=torch.uint8)  # (blocks, ⌈d/8⌉)
+    gauss_signs = torch.randint(0, 256, (num_blocks, -(-n // 8)), generator=gen, dtype=torch.uint8)  # (blocks, ⌈n/8⌉)
+    pool = min(num_blocks, max(1, _POOL_ELEMENTS // n))
+    uniforms = torch.rand((pool, n), generator=gen, dtype=torch.float64)  # (K, n)
     perm = uniforms.argsort(dim=1, stable=True).to(torch.int16 if n <= 1 << 15 else torch.int32)  # (K, n)
-    gauss = torch.empty(num_blocks, n, dtype=torch.bfloat16)  # (blocks, n)
-    for b in range(0, num_blocks, rows):
-        gauss[b : b + rows] = torch.randn((min(rows, num_blocks - b), n), generator=gen, dtype=torch.float32)
-    return signs, perm, gauss
+    gauss = torch.randn((pool, n), generator=gen, dtype=torch.float32)  # (K, n)
+    return signs, gauss_signs, perm, gauss
+
+
+def unpack_signs(packed: torch.Tensor, width: int) -> torch.Tensor:
+    """(rows, ⌈width/8⌉) uint8 bits → (rows, width) int8 ±1: bit i % 8 of byte i // 8 set means −1."""
+    shifts = torch.arange(8, dtype=torch.uint8, device=packed.device)
+    bits = (packed.unsqueeze(-1) >> shifts) & 1  # (rows, ⌈width/8⌉, 8)
+    return (1 - 2 * bits.to(torch.int8)).flatten(1)[:, :width]  # (rows, width)
 
 
 def _as_int(value: object) -> int | None:
@@ -129,7 +142,7 @@ class Fastfood:
         self.normalization = normalization
         self.n = 1 << (self.d - 1).bit_length()
         self.num_blocks = -(-self.D // self.n)
-        self.signs, self.perm, self.gauss = draw_blocks(self.seed, self.n, self.num_blocks, self.d)
+        self.signs, self.gauss_signs, self.perm, self.gauss = draw_blocks(self.seed, self.n, self.num_blocks, self.d)
         lengths = list(self.segments) if self.segments is not None else [self.D]
         if not isinstance(normalization, str):
             scales = [float(normalization)] * len(lengths)
@@ -153,8 +166,9 @@ class Fastfood:
         return len(self.bounds) - 1
 
     def to(self, device: torch.device | str) -> "Fastfood":
-        """Move the stored diagonals (≈2 + d/n bytes per row of P) to `device`; returns self."""
-        self.signs, self.perm, self.gauss = self.signs.to(device), self.perm.to(device), self.gauss.to(device)
+        """Move the stored diagonals (≈(d/n + 1)/8 bytes per row of P) to `device`; returns self."""
+        self.signs, self.gauss_signs = self.signs.to(device), self.gauss_signs.to(device)
+        self.perm, self.gauss = self.perm.to(device), self.gauss.to(device)
         self.scales = self.scales.to(device)
         return self
 
@@ -191,9 +205,10 @@ class Fastfood:
             return out
         for start, stop, blocks in self._torch_chunks(0, self.D):
             x = theta_d.new_zeros(blocks.stop - blocks.start, self.n)  # (k, n)
-            x[:, : self.d] = self.signs[blocks].to(theta_d.dtype) * theta_d
+            x[:, : self.d] = unpack_signs(self.signs[blocks], self.d).to(theta_d.dtype) * theta_d
             x = fwht_torch(x)  # (k, n): H·B_b·θ_pad
-            y = torch.gather(x, 1, self._perms(blocks)) * self.gauss[blocks].to(theta_d.dtype)  # (k, n)
+            pool = self._pool(blocks)
+            y = torch.gather(x, 1, self.perm[pool].long()) * self._gauss(blocks, pool, theta_d.dtype)  # (k, n)
             y = fwht_torch(y).view(-1)[: stop - start] * self._row_scales(scales, start, stop, theta_d.dtype)  # (rows,)
             out[start:stop] = y if base is None else base[start:stop] + y
         return out
@@ -227,9 +242,10 @@ class Fastfood:
             first = lo - blocks.start * self.n
             x.view(-1)[first : first + hi - lo] = grad[lo - start : hi - start] * self._row_scales(
                 self.scales, lo, hi, grad.dtype)
-            x = fwht_torch(x) * self.gauss[blocks].to(grad.dtype)  # (k, n): G_b·H·g_b
-            y = fwht_torch(torch.zeros_like(x).scatter_(1, self._perms(blocks), x))  # (k, n): H·Π_bᵀ·…
-            acc += (y[:, : self.d] * self.signs[blocks]).sum(0, dtype=acc_dtype)  # (d,)
+            pool = self._pool(blocks)
+            x = fwht_torch(x) * self._gauss(blocks, pool, grad.dtype)  # (k, n): G_b·H·g_b
+            y = fwht_torch(torch.zeros_like(x).scatter_(1, self.perm[pool].long(), x))  # (k, n): H·Π_bᵀ·…
+            acc += (y[:, : self.d] * unpack_signs(self.signs[blocks], self.d)).sum(0, dtype=acc_dtype)  # (d,)
         return out_d.copy_(acc)
 
     def _check(self, name: str, t: torch.Tensor, size: int, dtype: torch.dtype) -> None:
@@ -252,14 +268,17 @@ class Fastfood:
         return native
 
     def _tables(self, scales: torch.Tensor) -> tuple:
-        """signs, perm, gauss (as its bfloat16 bits), segment bounds and scales as zero-copy NumPy views."""
-        gauss_bits = self.gauss.view(torch.int16)  # numba has no bfloat16; the kernel widens the bits
-        return tuple(t.numpy() for t in (self.signs, self.perm, gauss_bits, self._bounds_cpu, scales))
+        """The stored diagonals, segment bounds and scales as zero-copy NumPy views for the kernels."""
+        tables = (self.signs, self.gauss_signs, self.perm, self.gauss, self._bounds_cpu, scales)
+        return tuple(t.numpy() for t in tables)
 
-    def _perms(self, blocks: slice) -> torch.Tensor:
-        """(k, n) int64: π_{b mod K} for each block b of the slice."""
-        pool = torch.arange(blocks.start, blocks.stop, device=self.device) % self.perm.shape[0]
-        return self.perm[pool].long()
+    def _pool(self, blocks: slice) -> torch.Tensor:
+        """(k,) int64: the pool entry b mod K of each block b of the slice."""
+        return torch.arange(blocks.start, blocks.stop, device=self.device) % self.perm.shape[0]
+
+    def _gauss(self, blocks: slice, pool: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(k, n): G_b = σ_b ⊙ γ_{b mod K} for each block b of the slice."""
+        return unpack_signs(self.gauss_signs[blocks], self.n).to(dtype) * self.gauss[pool].to(dtype)
 
     def _torch_chunks(self, start: int, stop: int):
         """(first row, end row, block slice) per pass of the torch path over rows [start, stop),

@@ -11,7 +11,7 @@ import scipy.linalg
 import torch
 
 from raydim.subspace import fastfood
-from raydim.subspace.fastfood import Fastfood, draw_blocks, fastfood_project
+from raydim.subspace.fastfood import Fastfood, draw_blocks, fastfood_project, unpack_signs
 from raydim.subspace.fwht import native_kernels
 
 needs_numba = pytest.mark.skipif(native_kernels() is None, reason="numba not importable")
@@ -35,15 +35,15 @@ def _explicit_matrix(ff: Fastfood) -> torch.Tensor:
 
 def _definition_matrix(seed: int, d: int, D: int, segments: list[int]) -> torch.Tensor:
     """P from the formula: stacked V_b = H·G_b·Π_b·H·B_b, first d columns and D rows, row r ×1/√(n·D_i),
-    with B_b's first d signs, Π_b = π_{b mod K} from the pool and G_b the stored bfloat16 Gaussians."""
+    with B_b's d signs, Π_b = π_{b mod K} and G_b = σ_b ⊙ γ_{b mod K} from the drawn tables."""
     n = 1 << (d - 1).bit_length()
     num_blocks = -(-D // n)
-    signs, perm, gauss = draw_blocks(seed, n, num_blocks, d)
+    signs, gauss_signs, perm, gauss = draw_blocks(seed, n, num_blocks, d)
     H = torch.tensor(scipy.linalg.hadamard(n), dtype=torch.float64)
-    pool = perm.long()[torch.arange(num_blocks) % perm.shape[0]]  # (blocks, n)
-    Pi = torch.eye(n, dtype=torch.float64)[pool]  # (blocks, n, n): (Π_b x)_i = x[π_b(i)]
-    G = torch.diag_embed(gauss.double())  # (blocks, n, n)
-    B = torch.diag_embed(torch.cat([signs.double(), torch.zeros(num_blocks, n - d, dtype=torch.float64)], 1))
+    pool = torch.arange(num_blocks) % perm.shape[0]  # (blocks,)
+    Pi = torch.eye(n, dtype=torch.float64)[perm.long()[pool]]  # (blocks, n, n): (Π_b x)_i = x[π_b(i)]
+    G = torch.diag_embed(unpack_signs(gauss_signs, n).double() * gauss[pool].double())  # (blocks, n, n)
+    B = torch.diag_embed(torch.cat([unpack_signs(signs, d).double(), torch.zeros(num_blocks, n - d)], 1))
     blocks = H @ G @ Pi @ H @ B  # (blocks, n, n); columns ≥ d are zero and dropped below
     scales = torch.cat([torch.full((length,), (n * length) ** -0.5, dtype=torch.float64) for length in segments])
     return blocks.reshape(-1, n)[:D, :d] * scales[:, None]  # (D, d)
@@ -122,11 +122,12 @@ def test_transpose_of_a_row_range_is_those_rows_of_p(backend: str, start: int, s
     torch.testing.assert_close(got, P[start:stop].t() @ g[start:stop], rtol=1e-5, atol=1e-5)
 
 
-def test_permutations_cycle_through_a_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With more blocks than the pool holds, block b uses π_{b mod K}; both paths agree with the formula."""
-    monkeypatch.setattr(fastfood, "_RUN_ELEMENTS", 3 * 8)  # K = 3 permutations of n = 8 for 13 blocks
+def test_blocks_cycle_through_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With more blocks than the pool holds, block b uses π and γ number b mod K; both paths agree
+    with the formula."""
+    monkeypatch.setattr(fastfood, "_POOL_ELEMENTS", 3 * 8)  # K = 3 pool entries of n = 8 for 13 blocks
     ff = Fastfood(seed=9, d=6, D=100, segments=[40, 60])
-    assert ff.perm.shape == (3, 8) and ff.num_blocks == 13
+    assert ff.perm.shape == ff.gauss.shape == (3, 8) and ff.num_blocks == 13
     theta = torch.randn(6, dtype=torch.float64)
     expected = _definition_matrix(9, 6, 100, [40, 60]) @ theta
     torch.testing.assert_close(ff.forward_into(theta, torch.empty(100, dtype=torch.float64)), expected)
@@ -135,12 +136,16 @@ def test_permutations_cycle_through_a_pool(monkeypatch: pytest.MonkeyPatch) -> N
         torch.testing.assert_close(fast.forward_into(theta.float(), torch.empty(100)), expected.float())
 
 
-def test_stored_diagonals_are_compact() -> None:
-    """≈2 + d/n bytes per row: G in bfloat16, B only for the d columns θ_d reaches, Π a bounded pool."""
+def test_unpack_signs_is_least_significant_bit_first() -> None:
+    packed = torch.tensor([[0b00000101, 0b1]], dtype=torch.uint8)
+    assert unpack_signs(packed, 10).tolist() == [[-1, 1, -1, 1, 1, 1, 1, 1, -1, 1]]
+
+
+def test_stored_diagonals_are_a_fraction_of_a_byte_per_row() -> None:
+    """(d/n + 1)/8 bytes per row for B and the signs of G, plus a pool of ≈2^20 entries for Π and |G|."""
     ff = Fastfood(seed=0, d=1000, D=1 << 22)
-    stored = sum(t.numel() * t.element_size() for t in (ff.signs, ff.perm, ff.gauss))
-    assert ff.gauss.dtype == torch.bfloat16 and ff.signs.shape == (ff.num_blocks, 1000)
-    assert stored <= (2 + 1000 / 1024) * ff.D + 2 * (1 << 20) * 2
+    stored = sum(t.numel() * t.element_size() for t in (ff.signs, ff.gauss_signs, ff.perm, ff.gauss))
+    assert stored <= ff.D * (1000 / 1024 + 1) / 8 + 6 * (1 << 20) + 8 * ff.num_blocks
 
 
 def test_fastfood_project_reuses_the_given_buffer_and_adds_base() -> None:
@@ -159,14 +164,14 @@ import hashlib, sys, torch
 from raydim.subspace.fastfood import Fastfood
 ff = Fastfood(seed=int(sys.argv[1]), d=50, D=777, segments=[77, 700], backend="torch")
 out = ff.forward_into(torch.linspace(-1, 1, 50), torch.empty(777))
-print(hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss.view(torch.int16), out))).hexdigest())
+print(hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.gauss_signs, ff.perm, ff.gauss, out))).hexdigest())
 """
 
 
 def _fingerprint(seed: int) -> str:
     ff = Fastfood(seed=seed, d=50, D=777, segments=[77, 700], backend="torch")
     out = ff.forward_into(torch.linspace(-1, 1, 50), torch.empty(777))
-    return hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.perm, ff.gauss.view(torch.int16), out))).hexdigest()
+    return hashlib.sha256(b"".join(t.numpy().tobytes() for t in (ff.signs, ff.gauss_signs, ff.perm, ff.gauss, out))).hexdigest()
 
 
 def test_same_seed_gives_bit_identical_projection_in_another_process() -> None:
