@@ -6,14 +6,22 @@ D-sized buffer preallocated and lets the optimiser see only θ_d and λ:
 1. :meth:`before_forward` writes θ = θ₀ + λ_g·(P·θ_d)_g into the model's flat
    parameter buffer in one pass, λ folded into P's per-tensor row scales;
 2. the ordinary forward and ``loss.backward()``; as backward finishes each
-   parameter tensor θ_k (group g), a hook pulls its gradient back,
-   z_k = P_kᵀ·∂L/∂θ_k (P_k: θ_k's rows of P), and frees it:
-   ∂L/∂θ_d += λ_g·z_k and ∂L/∂λ_g += ⟨∂L/∂θ_k, (P·θ_d)_k⟩ = ⟨z_k, θ_d⟩;
-3. :meth:`after_backward` hands the two sums to the optimiser.
+   parameter tensor θ_k, a hook copies its gradient into a staging window of
+   ``_STAGING_ROWS`` rows of θ and frees it. Backward walks the layout backwards,
+   so a window fills up with neighbouring tensors of one group g; when the next
+   tensor falls outside it (or in another group), the window is pulled back in one
+   kernel call, z = P_wᵀ·∂L/∂θ_w (P_w: the window's rows of P):
+   ∂L/∂θ_d += λ_g·z and ∂L/∂λ_g += ⟨∂L/∂θ_w, (P·θ_d)_w⟩ = ⟨z, θ_d⟩. Tensors larger
+   than the window (the word embeddings) are pulled back on their own. Batching
+   matters: ~10 kernel calls per step instead of one per tensor (105 for MiniLM),
+   each of which, on a busy machine, waits for its threads to be scheduled;
+3. :meth:`after_backward` pulls back the last window and hands the two sums to
+   the optimiser.
 
-So besides θ the wrapper holds only θ₀ and P's stored diagonals: no D-sized
-gradient (at most one tensor's lives at a time), no P·θ_d, and no optimiser state
-over D, which is what lets it fit in less memory than a full fine-tune.
+So besides θ the wrapper holds only θ₀, P's stored diagonals and the window: no
+D-sized gradient (at most one tensor's lives at a time), no P·θ_d, and no
+optimiser state over D, which is what lets it fit in less memory than a full
+fine-tune.
 The subspace is rebuilt from (seed, d, layout) anywhere, so the trial state is just
 θ_d and λ.
 """
@@ -31,6 +39,7 @@ from raydim.subspace.fastfood import Fastfood
 from raydim.subspace.layout import GROUPINGS, ParameterLayout, Segment, build_layout, flatten_parameters
 
 NORMALIZATIONS = ("per_tensor", "global")
+_STAGING_ROWS = 1 << 21  # the gradient window: 8 MiB, more than one MiniLM/BERT-base block's tensors
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,13 @@ class SubspaceModel(nn.Module):
         # the pulled-back gradients, summed in float64 over the tensors as backward produces them
         self._grad_d = torch.zeros(config.d - m, dtype=torch.float64, device=self.theta.device)
         self._grad_lambdas = torch.zeros(m, dtype=torch.float64, device=self.theta.device)
-        self._pulled = torch.empty(config.d - m, device=self.theta.device)  # z_k, reused per tensor
+        self._pulled = torch.empty(config.d - m, device=self.theta.device)  # z, reused per pull-back
+        self._staging = torch.zeros(min(_STAGING_ROWS, self.layout.D), device=self.theta.device)
+        self._window: tuple[int, int] | None = None  # (group, first row) of the staging window, None if empty
+        self._staged = (self.layout.D, 0)  # rows [lo, hi) of θ holding staged gradients
+        self._group_start = {}  # first row of each group's run of segments (SAID: a group is contiguous)
+        for group, start, _ in self.layout.group_ranges():
+            self._group_start.setdefault(group, start)
         params = dict(model.named_parameters())
         for segment in self.layout.segments:
             params[segment.name].register_post_accumulate_grad_hook(partial(self._pull_back, segment))
@@ -109,18 +124,45 @@ class SubspaceModel(nn.Module):
 
     @torch.no_grad()
     def _pull_back(self, segment: Segment, param: nn.Parameter) -> None:
-        """Backward hook, once ∂L/∂θ_k of one tensor is complete: fold it into the sums, then free it."""
-        z = self.projection.transpose_into(param.grad.reshape(-1), self._pulled, start=segment.start)  # (d−m,)
+        """Backward hook, once ∂L/∂θ_k of one tensor is complete: stage it (or pull it back), then free it."""
+        grad = param.grad.reshape(-1)
+        param.grad = None
+        group = segment.group if self.lambdas is not None else 0  # DID: one λ ≡ 1, any tensors may share a window
+        rows = self._staging.numel()
+        if segment.numel > rows:
+            self._accumulate(group, self.projection.transpose_into(grad, self._pulled, start=segment.start))
+            return
+        if self._window is None or self._window[0] != group or not (
+                self._window[1] <= segment.start and segment.stop <= self._window[1] + rows):
+            self._flush()
+            first = self._group_start[segment.group] if self.lambdas is not None else 0
+            self._window = (group, max(first, segment.stop - rows))  # ends at this tensor: the rest arrive below it
+        lo = self._window[1]
+        self._staging[segment.start - lo : segment.stop - lo] += grad  # += : backward may run twice per step
+        self._staged = (min(self._staged[0], segment.start), max(self._staged[1], segment.stop))
+
+    def _flush(self) -> None:
+        """Pull back the staged rows of the window in one kernel call and clear the window."""
+        if self._window is None:
+            return
+        (group, lo), (start, stop) = self._window, self._staged
+        staged = self._staging[start - lo : stop - lo]
+        self._accumulate(group, self.projection.transpose_into(staged, self._pulled, start=start))
+        staged.zero_()
+        self._window, self._staged = None, (self.layout.D, 0)
+
+    def _accumulate(self, group: int, z: torch.Tensor) -> None:
+        """∂L/∂θ_d += λ_g·z and ∂L/∂λ_g += ⟨z, θ_d⟩ for z = P_wᵀ·∂L/∂θ_w over rows w of group g."""
         if self.lambdas is None:
             self._grad_d += z
-        else:
-            self._grad_d.add_(z, alpha=self._scales[segment.group])
-            self._grad_lambdas[segment.group] += torch.dot(z.double(), self.theta_d.detach().double())
-        param.grad = None
+            return
+        self._grad_d.add_(z, alpha=self._scales[group])
+        self._grad_lambdas[group] += torch.dot(z.double(), self.theta_d.detach().double())
 
     @torch.no_grad()
     def after_backward(self) -> None:
-        """Hand ∂L/∂θ_d and ∂L/∂λ, summed by the hooks during backward, to the optimiser; reset the sums."""
+        """Hand ∂L/∂θ_d and ∂L/∂λ, summed during backward, to the optimiser; reset the sums."""
+        self._flush()
         self.theta_d.grad = self._grad_d.to(self.theta_d.dtype)
         self._grad_d.zero_()
         if self.lambdas is not None:

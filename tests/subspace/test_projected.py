@@ -8,6 +8,7 @@ from torch.func import functional_call
 
 from raydim.errors import RaydimError
 from raydim.methods import METHODS, get_method
+from raydim.subspace import projected
 from raydim.subspace.projected import SubspaceConfig, SubspaceModel
 from tests.tiny import tiny_model
 
@@ -61,9 +62,14 @@ def _explicit_projection(wrapped: SubspaceModel) -> torch.Tensor:
 @pytest.mark.parametrize("method", ["did", "said"])
 @pytest.mark.parametrize("normalization", ["per_tensor", "global"])
 @pytest.mark.parametrize("backend", ["auto", "torch"])
-def test_gradients_match_autograd_through_explicit_p(method: str, normalization: str, backend: str) -> None:
-    """λ folded into P's row scales and ∂L/∂λ_g = Σ_k ⟨P_kᵀ·∂L/∂θ_k, θ_d⟩, pulled back tensor by
-    tensor during backward, equal θ = θ₀ + λ ⊙ (P·θ_d) differentiated by autograd (numba and torch paths)."""
+@pytest.mark.parametrize("staging_rows", [1 << 21, 40])
+def test_gradients_match_autograd_through_explicit_p(
+    method: str, normalization: str, backend: str, staging_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """λ folded into P's row scales and ∂L/∂λ_g = Σ_w ⟨P_wᵀ·∂L/∂θ_w, θ_d⟩, pulled back window by
+    window during backward, equal θ = θ₀ + λ ⊙ (P·θ_d) differentiated by autograd (numba and torch
+    paths; one window for the whole tiny model, or windows of 40 rows that tensors overflow)."""
+    monkeypatch.setattr(projected, "_STAGING_ROWS", staging_rows)
     wrapped = _wrap(method, d=24, normalization=normalization)
     wrapped.projection.backend = backend
     wrapped.model.eval()  # no dropout: both passes must see the same function
@@ -92,6 +98,21 @@ def test_gradients_match_autograd_through_explicit_p(method: str, normalization:
     if wrapped.lambdas is not None:
         assert torch.allclose(wrapped.lambdas.grad, lambdas.grad, rtol=3e-4, atol=1e-5)
     assert all(p.grad is None for p in wrapped.model.parameters())  # each ∂L/∂θ_k freed once pulled back
+
+
+def test_two_backward_passes_sum_their_gradients() -> None:
+    """Gradient accumulation: two backward passes before the step pull back the sum."""
+    once, twice = _wrap("said", d=24), _wrap("said", d=24)
+    for wrapped, passes in ((once, 1), (twice, 2)):
+        wrapped.model.eval()
+        with torch.no_grad():
+            wrapped.theta_d.fill_(0.1)
+        wrapped.before_forward()
+        for _ in range(passes):
+            wrapped(**BATCH).loss.backward()
+        wrapped.after_backward()
+    torch.testing.assert_close(twice.theta_d.grad, 2 * once.theta_d.grad)
+    torch.testing.assert_close(twice.lambdas.grad, 2 * once.lambdas.grad)
 
 
 def test_state_is_tiny_and_restores_the_model() -> None:
