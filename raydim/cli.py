@@ -180,6 +180,19 @@ def _cmd_search(args: argparse.Namespace) -> None:
         write_json_atomically(output, [r.to_dict() for r in results])
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from raydim.analysis import build_report, format_report, write_figures
+    from raydim.store import ResultsStore
+
+    if args.figures and Path(args.figures).expanduser().is_file():
+        raise RaydimError(f"--figures {args.figures} is a file; name a folder for the PNGs")
+    report = build_report(ResultsStore.at(args.storage), args.experiment, args.bits, args.delta)
+    print(format_report(report, args.format))
+    if args.figures:
+        for path in write_figures(report, args.figures):
+            print(f"raydim: wrote {path}", file=sys.stderr)
+
+
 def check_writable(path: str) -> None:
     """A file can be created at ``path``: its nearest existing ancestor is a writable folder."""
     target = Path(path).expanduser().resolve()
@@ -277,6 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="also write the d90 results as JSON to this file")
     add_data_options(p, defaults=False)
     p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("report", help="the d90 table of every search in a results store, the bound, and figures",
+                       description="Reads the results store of --storage (STORAGE/raydim-store, written by every "
+                                   "raydim search); see docs/store.md.")
+    p.add_argument("--storage", help="the --storage the searches ran with (default: ~/ray_results)")
+    p.add_argument("--experiment", help="one search, by its --name (default: every search in the store)")
+    p.add_argument("--format", default="table", choices=["table", "md", "csv", "json"],
+                   help="table (default), md, or every column as csv or json")
+    p.add_argument("--figures", metavar="DIR", help="also write the PNG figures into this folder")
+    p.add_argument("--bits", type=float, default=8.0, help="q, bits per coordinate of θ_d in the bound (default: 8)")
+    p.add_argument("--delta", type=float, default=0.05, help="δ, the bound's failure probability (default: 0.05)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -153,6 +153,19 @@ class SearchPolicy:
         if record is not None:
             record.status = FAILED
 
+    def record_finished(self, request: TrialRequest, metric: float | None) -> None:
+        """A trial that ended outside this policy's run, recorded as one of its own: completed with ``metric``,
+        or failed when ``metric`` is None or not finite.
+
+        For trials reused from a results store (call it before the first
+        :meth:`propose`: the strategy then starts from a history that holds them
+        and never proposes them again), and for rebuilding a search from its rows.
+        """
+        if request.trial_id in self._trials:
+            raise ValueError(f"trial id {request.trial_id!r} is already recorded; give each trial its own id")
+        done = metric is not None and math.isfinite(metric)
+        self._add(TrialRecord(request, COMPLETED if done else FAILED, float(metric) if done else None))
+
     def _running(self, trial_id: str, what: str) -> TrialRecord | None:
         record = self._trials.get(trial_id)
         if record is None:

@@ -34,11 +34,16 @@ class TrialRequest:
         return self.key.method == FULL
 
     def config(self) -> dict[str, Any]:
-        """What the trainable needs, flat, as a Ray Tune config: (method, seed, d, model) fix the subspace."""
-        return {"trial_id": self.trial_id, **self.key.to_dict(), "d": self.d, "lr": self.lr, "seed": self.seed}
+        """What the trainable needs, flat, as a Ray Tune config: (method, seed, d, model) fix the subspace.
+
+        ``attempt`` and ``retry_of`` ride along so whoever records the finished
+        trial (the results store) can tell a rerun from the original.
+        """
+        return {"trial_id": self.trial_id, **self.key.to_dict(), "d": self.d, "lr": self.lr, "seed": self.seed,
+                "attempt": self.attempt, "retry_of": self.retry_of}
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.config(), "attempt": self.attempt, "retry_of": self.retry_of}
+        return self.config()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialRequest:

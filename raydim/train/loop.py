@@ -112,11 +112,15 @@ def _device_name(device: torch.device) -> str:
 
 def train(config: TrainConfig, *, data: TaskData | None = None,
           on_epoch: Callable[[EpochMetrics, Callable[[], dict]], None] | None = None,
+          on_start: Callable[[TrainResult], None] | None = None,
           resume: dict | None = None, progress: bool = True) -> TrainResult:
     """Fine-tune as ``config`` says; return every epoch's metrics.
 
-    ``on_epoch(metrics, state)`` is called after each epoch; ``state()`` builds the
-    checkpoint (θ_d and λ, optimiser, scheduler, history) only if asked for.
+    ``on_start(result)`` is called once the model is built, before any training,
+    with what the run is (D, trainable parameters, train-set size, device; the
+    history of a resumed run). ``on_epoch(metrics, state)`` is called after each
+    epoch; ``state()`` builds the checkpoint (θ_d and λ, optimiser, scheduler,
+    history) only if asked for.
     """
     started = time.perf_counter()
     device = resolve_device(config.device)
@@ -149,6 +153,8 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
     start_epoch = 0
     if resume is not None:
         start_epoch = _restore(resume, method, optimizer, scheduler, result)
+    if on_start is not None:
+        on_start(result)
 
     bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, disable=not progress, unit="step",
                desc=f"{config.method}" + (f" d={config.d}" if config.d else ""), dynamic_ncols=True)

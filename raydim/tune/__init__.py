@@ -6,18 +6,19 @@ Typical use::
     results = run_search(spec)            # one KeyResult (d90 with interval) per key
 
 or ``build_tuner(spec)`` for the ``ray.tune.Tuner`` itself, or ``D90Searcher`` and
-``fine_tune`` in a Tuner written by hand.
+``fine_tune`` in a Tuner written by hand (add ``StoreCallback`` to keep its trials in the results store).
 """
 
 from raydim.tune.progress import format_d90_table, format_progress, print_progress
+from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
-from raydim.tune.template import TEMPLATE, TrialTemplate
+from raydim.tune.template import TEMPLATE, TrialTemplate, trial_settings_hash
 from raydim.tune.trainable import CURVES, SCORE, fine_tune, simulated_trial
 from raydim.tune.tuner import build_tuner, experiment_path, load_searcher, run_search, trial_slots
 
 __all__ = [
-    "CURVES", "D90Searcher", "SCORE", "SearchSpec", "TEMPLATE", "TrialTemplate", "build_tuner", "experiment_path",
-    "fine_tune", "format_d90_table", "format_progress", "load_searcher", "print_progress", "run_search",
-    "simulated_trial", "trial_slots",
+    "CURVES", "D90Searcher", "SCORE", "SearchSpec", "StoreCallback", "TEMPLATE", "TrialTemplate", "build_tuner",
+    "experiment_path", "fine_tune", "format_d90_table", "format_progress", "load_searcher", "print_progress", "run_search",
+    "simulated_trial", "trial_settings_hash", "trial_slots",
 ]

@@ -77,6 +77,11 @@ class D90Searcher(Searcher):
         """One d90 record per key: final once the run has ended, the estimate so far before."""
         return self.policy.results()
 
+    def search_config(self) -> dict[str, Any]:
+        """What the search is, without its trials (settings and targets): the results store keeps it per row."""
+        state = self.policy.state_dict()
+        return {"settings": state["settings"], "targets": state["targets"]}
+
     def save(self, checkpoint_path: str) -> None:
         write_json_atomically(checkpoint_path, {"metric": self.metric, "policy": self.policy.state_dict()})
 

@@ -8,6 +8,8 @@ experiment.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +20,8 @@ from raydim.train.config import TrainConfig
 TEMPLATE = "template"  # the param_space entry that holds it
 # TrainConfig fields a search sets per trial; the template may set any other.
 PER_TRIAL = ("data", "model", "method", "d", "lr", "seed")
+# Trial config entries that say which run a trial is, not what its result is.
+NOT_SETTINGS = ("trial_id", "attempt", "retry_of")
 
 
 def model_spec(model: str, checkpoint: str) -> str:
@@ -54,3 +58,20 @@ class TrialTemplate:
         specs = {task: DataSpec(**{**spec, "text_columns": tuple(spec.get("text_columns", ()))})
                  for task, spec in data["data"].items()}
         return cls(specs, dict(data.get("train", {})))
+
+
+def trial_settings_hash(config: dict[str, Any]) -> str:
+    """What defines a trial's result, as a short hash: two trials with the same hash would measure the same thing.
+
+    With a template it is the :class:`TrainConfig`'s ``settings_hash`` (data,
+    model, method, d, lr, seed and every training setting; not the device) plus
+    any other ``param_space`` entry (a simulator's curves); otherwise the whole
+    config. The trial's id and attempt never count. The results store keys reuse on it.
+    """
+    values = {k: v for k, v in config.items() if k not in NOT_SETTINGS}
+    # A template without the trial's task is not what trained it (a simulated trial ignores it): hash it as it is.
+    if config.get("task") in (values.get(TEMPLATE) or {}).get("data", {}):
+        train = TrialTemplate.from_dict(values.pop(TEMPLATE)).train_config(config)
+        values = {"train": train.settings_hash(),
+                  **{k: v for k, v in values.items() if k not in (*PER_TRIAL, "task", "checkpoint")}}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]

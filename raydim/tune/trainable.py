@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ray import tune
 
 from raydim.search.keys import SearchKey
 from raydim.search.simulator import SimulatedCurve
-from raydim.train.loop import EpochMetrics, set_threads, train
+from raydim.train.loop import EpochMetrics, TrainResult, set_threads, train
 from raydim.tune.template import TEMPLATE, TrialTemplate
 
 SCORE = "score"  # reported by every trainable: the best epoch's primary metric so far (the paper's protocol)
@@ -37,16 +38,20 @@ def cpu_share() -> int | None:
     return max(1, int(cpus)) if cpus else 1
 
 
-def _best(primaries: list[float]) -> float:
-    finite = [p for p in primaries if not math.isnan(p)]
-    return max(finite) if finite else math.nan
+def _best(history: list[EpochMetrics]) -> EpochMetrics:
+    """The epoch with the best primary metric (a NaN never wins), as :attr:`TrainResult.best` picks it."""
+    return max(history, key=lambda e: -math.inf if math.isnan(e.primary) else e.primary)
 
 
 def fine_tune(config: dict[str, Any]) -> None:
     """The trainable a d90 search runs: ``config`` is a trial request merged with a :class:`TrialTemplate`.
 
-    Torch (and numba) use as many threads as the trial has CPUs, so trials
-    packed on one node do not oversubscribe it; a trial given a GPU trains on it.
+    Each epoch reports ``score`` (the best epoch's primary metric so far), that
+    epoch's metrics, the best epoch's under ``best``, and what the run is (``D``,
+    ``num_trainable``, ``train_size``, ``device``, ``primary_metric``) for the
+    results store. Torch (and numba) use as many threads as the trial has CPUs,
+    so trials packed on one node do not oversubscribe it; a trial given a GPU
+    trains on it.
     """
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
     set_threads(cpu_share())
@@ -56,17 +61,20 @@ def fine_tune(config: dict[str, Any]) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=True)
-    primaries = [e["primary"] for e in resume["history"]] if resume else []
+    runs: list[TrainResult] = []  # the run, as train() has built it: history (resumed epochs included), D, ...
 
     def on_epoch(epoch: EpochMetrics, state) -> None:
-        primaries.append(epoch.primary)
-        metrics = {SCORE: _best(primaries), "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
-                   "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics}
+        run = runs[0]
+        best = _best(run.history)
+        metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
+                   "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
+                   "best": asdict(best), "D": run.D, "num_trainable": run.num_trainable,
+                   "train_size": run.train_size, "device": run.device, "primary_metric": run.primary_metric}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train(train_config, on_epoch=on_epoch, resume=resume, progress=False)
+    train(train_config, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
 
 
 def simulated_trial(config: dict[str, Any]) -> None:

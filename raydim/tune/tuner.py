@@ -24,9 +24,13 @@ from ray.tune.search import Searcher
 
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget
+from raydim.store import ResultsStore
+from raydim.store.reuse import reuse
+from raydim.store.schema import search_json
+from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
-from raydim.tune.template import TEMPLATE
+from raydim.tune.template import TEMPLATE, trial_settings_hash
 from raydim.tune.trainable import fine_tune
 
 Trainable = Callable[[dict[str, Any]], None]
@@ -55,19 +59,33 @@ def trial_slots(spec: SearchSpec) -> int:
 
 def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, trainable: Trainable = fine_tune,
                 param_space: dict[str, Any] | None = None,
-                on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1) -> tune.Tuner:
+                on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1,
+                reuse_trials: bool = True) -> tune.Tuner:
     """The Tuner that searches every key of ``spec``; Ray must be initialised (``ray.init``).
 
     ``trainable`` defaults to :func:`~raydim.tune.trainable.fine_tune`; any
     function trainable that reports ``score`` works (the simulator's does).
     ``param_space`` adds entries every trial sees (the trial template is always there).
     ``targets`` defaults to ``spec.targets()`` (which loads every task's data).
+    Every finished trial is written to the results store of ``spec.storage``; with
+    ``reuse_trials`` the search first takes over the store's matching finished
+    trials (:mod:`raydim.store.reuse`) and prints how many.
     """
     slots = trial_slots(spec)
     searcher = D90Searcher(targets or spec.targets(), spec.settings(slots), on_progress=on_progress)
+    space = {TEMPLATE: spec.template().to_dict(), **(param_space or {})}
+    store = ResultsStore.at(spec.storage)
+    if reuse_trials:
+        copies = reuse(store.rows(), searcher.policy,
+                       lambda request: trial_settings_hash({**space, **request.config()}),
+                       spec.name, search_json(searcher.search_config()))
+        store.write(copies)
+        if copies:
+            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key and settings); "
+                  "they will not run again", flush=True)
     return tune.Tuner(
         _with_resources(trainable, spec),
-        param_space={TEMPLATE: spec.template().to_dict(), **(param_space or {})},
+        param_space=space,
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, max_concurrent_trials=slots,
                                     reuse_actors=True,  # keeps each worker's loaded data, tokens and kernels
                                     trial_name_creator=trial_name, trial_dirname_creator=trial_name),
@@ -75,6 +93,7 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
             name=spec.name, storage_path=spec.storage, verbose=verbose,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=[StoreCallback(store, spec.name, searcher.search_config())],
         ),
     )
 

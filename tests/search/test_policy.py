@@ -1,5 +1,6 @@
 """The policy's lifecycle, the way Ray Tune drives a searcher: propose, wait, record, fail, finish, restore."""
 
+import dataclasses
 import json
 import pickle
 
@@ -212,3 +213,15 @@ def test_result_record_is_plain_data():
     assert row["key"] == KEY_A.id and row["status"] == "found" and row["threshold_used"] == "paper"
     assert row["baseline"] == pytest.approx(0.9) and row["paper_threshold"] == pytest.approx(0.81)
     assert row["d90_low"] < 700 <= row["d90_high"] and row["d90"] == pytest.approx(700, rel=0.05)
+
+
+def test_trials_finished_elsewhere_are_recorded_as_its_own():
+    policy = SearchPolicy(supplied(KEY_A), settings(parallelism=1))
+    [first] = SearchPolicy(supplied(KEY_A), settings(parallelism=1)).propose(1)
+    policy.record_finished(first, CURVE(first))
+    [proposed] = policy.propose(1)
+    assert proposed.d != first.d  # never proposes a trial it already holds
+    policy.record_finished(dataclasses.replace(first, trial_id="lost", seed=1), None)
+    assert [r.status for r in policy.history(KEY_A.id).records] == ["completed", "running", "failed"]
+    with pytest.raises(ValueError, match="trial id 't00000' is already recorded"):
+        policy.record_finished(first, 0.5)

@@ -107,3 +107,11 @@ def test_raydim_train_bad_input_is_one_line(capsys, tmp_path: Path) -> None:
     assert "cannot be written" in capsys.readouterr().err  # refused before any training
     assert main(["train", "--d", "100", "--output", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_on_start_sees_the_run_before_its_first_epoch(setup):
+    seen = []
+    result = train(_config(setup, epochs=1), progress=False,
+                   on_start=lambda run: seen.append((run.D, run.num_trainable, run.train_size, len(run.history))),
+                   on_epoch=lambda metrics, state: seen.append(metrics.epoch))
+    assert seen == [(result.D, result.num_trainable, result.train_size, 0), 1]

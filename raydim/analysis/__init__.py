@@ -1,0 +1,16 @@
+"""The paper's analyses over the results store, as functions returning data frames (for notebooks and
+``raydim report``): the generalization bound at d90 beside the measured gap, d90 against model size, and figures.
+
+Typical use::
+
+    report = build_report(ResultsStore.at("~/ray_results"), experiment="glue")
+    report.d90, report.bounds, report.scaling      # pandas data frames
+    write_figures(report, "figures/")
+"""
+
+from raydim.analysis.bounds import bound_table, compression_bound, measured_gap
+from raydim.analysis.report import FORMATS, Report, build_report, format_report, write_figures
+from raydim.analysis.scaling import power_law_fit, scaling_table
+
+__all__ = ["FORMATS", "Report", "bound_table", "build_report", "compression_bound", "format_report",
+           "measured_gap", "power_law_fit", "scaling_table", "write_figures"]

@@ -1,0 +1,113 @@
+"""The report's PNG figures. Plotting only: every number comes in as a data frame from the other modules.
+
+Figures are drawn on ``matplotlib.figure.Figure`` (the Agg canvas, no pyplot and
+no display needed) and written atomically, so a figure on disk is always whole.
+Each function returns the file it wrote, or None when its data has nothing to show.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from raydim.analysis.bounds import key_ids
+from raydim.analysis.scaling import GROUP
+from raydim.atomic import write_atomically
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    figure.tight_layout()
+    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120))
+    return path
+
+
+def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | None:
+    """One panel per key: every completed trial's metric against d (log), the threshold, d90 and its interval."""
+    keys = list(d90s.itertuples())
+    if not keys:
+        return None
+    cols = min(3, len(keys))
+    rows = math.ceil(len(keys) / cols)
+    figure = Figure(figsize=(4.5 * cols, 3.4 * rows))
+    for i, key in enumerate(keys):
+        ax = figure.add_subplot(rows, cols, i + 1)
+        mine = trials[(trials["experiment"] == key.experiment) & (key_ids(trials) == key.key)
+                      & (trials["status"] == "completed")]
+        ax.scatter(mine["d"], mine["primary"], s=14, alpha=0.7, label="trials")
+        if not pd.isna(key.threshold):
+            ax.axhline(key.threshold, color="tab:red", lw=1, label=f"threshold ({key.threshold_used})")
+        if not pd.isna(key.baseline):
+            ax.axhline(key.baseline, color="grey", ls="--", lw=1, label="full fine-tune")
+        ax.axhline(key.chance, color="grey", ls=":", lw=1, label="trivial")
+        if not pd.isna(key.d90):
+            ax.axvline(key.d90, color="tab:green", lw=1.2, label=f"d90 ≈ {key.d90:,.0f}")
+            if not (pd.isna(key.d90_low) or pd.isna(key.d90_high)):
+                ax.axvspan(key.d90_low, key.d90_high, color="tab:green", alpha=0.12)
+        ax.set_xscale("log")
+        ax.set_xlabel("d")
+        ax.set_ylabel("metric")
+        ax.set_title(f"{key.key}\n({key.experiment}, {key.status})", fontsize=8)
+        ax.legend(fontsize=6)
+    return _save(figure, path)
+
+
+def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | None:
+    """d90 against parameter count, log-log, per (task, method, checkpoint), with each fitted line, slope and R²."""
+    found = d90s.dropna(subset=["d90", "D"]).drop_duplicates("key", keep="last")
+    if found.empty:
+        return None
+    figure = Figure(figsize=(6, 4.5))
+    ax = figure.add_subplot()
+    for group, rows in found.groupby(GROUP, sort=True):
+        label = " ".join(group)
+        points = ax.scatter(rows["D"], rows["d90"], label=label)
+        fit = fits[(fits[GROUP] == pd.Series(group, index=GROUP)).all(axis=1)] if not fits.empty else fits
+        if not fit.empty:
+            f = fit.iloc[0]
+            x = np.geomspace(rows["D"].min(), rows["D"].max(), 50)
+            ax.plot(x, 10 ** f["intercept"] * x ** f["slope"], color=points.get_facecolor()[0], lw=1,
+                    label=f"{label}: slope {f['slope']:.2f}, R² {f['r2']:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters D")
+    ax.set_ylabel("d90")
+    ax.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def d90_vs_checkpoint(d90s: pd.DataFrame, path: Path) -> Path | None:
+    """d90 against the pre-training step of each checkpoint (0: random init), per (task, model, method)."""
+    found = d90s.dropna(subset=["d90", "checkpoint_step"]).drop_duplicates("key", keep="last")
+    if found.empty:
+        return None
+    figure = Figure(figsize=(6, 4.5))
+    ax = figure.add_subplot()
+    for group, rows in found.groupby(["task", "model", "method"], sort=True):
+        rows = rows.sort_values("checkpoint_step")
+        ax.plot(rows["checkpoint_step"], rows["d90"], marker="o", label=" ".join(group))
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("pre-training step")
+    ax.set_ylabel("d90")
+    ax.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def bound_vs_gap(bounds: pd.DataFrame, path: Path) -> Path | None:
+    """Per key, the compression bound at d90 beside the measured train − eval gap."""
+    if bounds.empty:
+        return None
+    figure = Figure(figsize=(max(5.0, 1.2 * len(bounds) + 2), 4.5))
+    ax = figure.add_subplot()
+    x = np.arange(len(bounds))
+    q, delta = bounds["bits"].iloc[0], bounds["delta"].iloc[0]
+    ax.bar(x - 0.2, bounds["bound"], width=0.4, label=f"bound at d90 (q={q:g} bits, δ={delta:g})")
+    ax.bar(x + 0.2, bounds["gap"].fillna(0.0), width=0.4, label="measured train − eval gap")
+    ax.set_xticks(x, [f"{k}\n{e}" for k, e in zip(bounds["key"], bounds["experiment"])], fontsize=6, rotation=20)
+    ax.set_ylabel("generalization gap")
+    ax.legend(fontsize=7)
+    return _save(figure, path)

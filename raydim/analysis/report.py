@@ -1,0 +1,102 @@
+"""``raydim report`` as library calls: the store read once, every analysis as a data frame, then text and figures.
+
+``build_report`` validates everything (store, experiment, bound options) before
+it computes anything, so a bad input is one error and no file is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from raydim.analysis import figures
+from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
+from raydim.analysis.scaling import scaling_table
+from raydim.errors import RaydimError
+from raydim.store import ResultsStore, d90_table
+from raydim.table import format_table
+
+FORMATS = ("table", "md", "csv", "json")
+FIGURES = {"metric_vs_d": "metric_vs_d.png", "d90_vs_params": "d90_vs_params.png",
+           "d90_vs_checkpoint": "d90_vs_checkpoint.png", "bound_vs_gap": "bound_vs_gap.png"}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every table of a report: the trials read, one d90 row per (experiment, key) with the bound and the measured
+    gap beside it, the bounds alone, and the scaling fits."""
+
+    trials: pd.DataFrame
+    d90: pd.DataFrame
+    bounds: pd.DataFrame
+    scaling: pd.DataFrame
+
+
+def build_report(store: ResultsStore, experiment: str | None = None, bits: float = DEFAULT_BITS,
+                 delta: float = DEFAULT_DELTA) -> Report:
+    errors = []
+    if not bits > 0:
+        errors.append(f"--bits {bits:g} must be > 0, e.g. 8 bits per coordinate of θ_d")
+    if not 0 < delta < 1:
+        errors.append(f"--delta {delta:g} must be in (0, 1), e.g. 0.05")
+    if not store.exists():
+        errors.append(f"no results store at {store.uri} (no trials/part-*.parquet); pass --storage the folder "
+                      "a search ran with (raydim search --storage), or run one")
+    elif experiment is not None and experiment not in store.experiments():
+        errors.append(f"no experiment {experiment!r} in {store.uri}; it holds {', '.join(store.experiments())}")
+    if errors:
+        raise RaydimError("; ".join(errors))
+    trials = store.table(experiment)
+    d90 = d90_table(store.rows(experiment))
+    bounds = bound_table(trials, d90, bits, delta)
+    merged = d90.merge(bounds[["experiment", "key", "bound", "gap"]], on=["experiment", "key"], how="left")
+    return Report(trials=trials, d90=merged, bounds=bounds, scaling=scaling_table(d90))
+
+
+def write_figures(report: Report, folder: str | Path) -> list[Path]:
+    """The report's figures as PNGs in ``folder`` (created); the ones with nothing to show are skipped."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise RaydimError(f"--figures {folder} is a file; name a folder for the PNGs")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [figures.metric_vs_d(report.trials, report.d90, folder / FIGURES["metric_vs_d"]),
+               figures.d90_vs_params(report.d90, report.scaling, folder / FIGURES["d90_vs_params"]),
+               figures.d90_vs_checkpoint(report.d90, folder / FIGURES["d90_vs_checkpoint"]),
+               figures.bound_vs_gap(report.bounds, folder / FIGURES["bound_vs_gap"])]
+    return [path for path in written if path is not None]
+
+
+def format_report(report: Report, fmt: str = "table") -> str:
+    """The d90 table: a terminal table or Markdown (the main columns), CSV or JSON (every column)."""
+    if fmt not in FORMATS:
+        raise RaydimError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "csv":
+        return report.d90.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        return json.dumps(report.d90.astype(object).where(report.d90.notna(), None).to_dict("records"), indent=2,
+                          default=str)
+    headers = ("experiment", "key", "status", "d90", "interval", "threshold", "D", "n", "bound", "gap", "trials")
+    rows = [(r.experiment, r.key, r.status, _num(r.d90, ",.0f"),
+             f"({_num(r.d90_low, '.0f')}, {_num(r.d90_high, '.0f')}]",
+             f"{_num(r.threshold, '.4f')} ({r.threshold_used})" if not _missing(r.threshold) else "-",
+             _num(r.D, ",.0f"), _num(r.train_size, ".0f"), _num(r.bound, ".3f"), _num(r.gap, ".3f"),
+             str(r.trials_used)) for r in report.d90.itertuples()]
+    if fmt == "table":
+        text = format_table(headers, rows)
+        fits = [f"d90 ∝ D^{f.slope:.2f} (R² {f.r2:.2f}, {f.models} models) for {f.task} {f.method} {f.checkpoint}"
+                for f in report.scaling.itertuples()]
+        return "\n".join([text, *fits])
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _num(value, spec: str) -> str:
+    return "-" if _missing(value) else format(value, spec)

@@ -1,0 +1,57 @@
+"""The d90 table, rebuilt from trial rows by the same Ray-free :class:`SearchPolicy` the search ran.
+
+Every row carries its search's settings and targets (``TrialRow.search``), so an
+experiment's rows are enough to rebuild its policy — each trial recorded as it
+ended — and ask it for every key's :class:`KeyResult`: the same baseline,
+thresholds, monotone fit and interval the search itself reported. Trials still
+running when the store is read are not there yet: their key shows ``incomplete``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+
+import pandas as pd
+
+from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, TrialRequest
+from raydim.store.schema import COMPLETED, D90Row, TrialRow
+
+
+def policy_of(rows: list[TrialRow]) -> SearchPolicy:
+    """The policy of one experiment's rows, every trial recorded in the order it started."""
+    config = rows[-1].search_config()
+    policy = SearchPolicy([KeyTarget.from_dict(t) for t in config["targets"]],
+                          SearchSettings.from_dict(config["settings"]))
+    for row in sorted(rows, key=lambda r: (r.started_at, r.finished_at)):
+        request = TrialRequest(row.trial_id, SearchKey(row.task, row.model, row.checkpoint, row.method), row.d,
+                               row.lr, row.seed, row.attempt, row.retry_of)
+        policy.record_finished(request, row.primary if row.status == COMPLETED else None)
+    return policy
+
+
+def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
+    """One :class:`D90Row` per (experiment, key) of ``rows``, by experiment then key."""
+    by_experiment: dict[str, list[TrialRow]] = defaultdict(list)
+    for row in rows:
+        by_experiment[row.experiment].append(row)
+    table = []
+    for experiment in sorted(by_experiment):
+        runs = by_experiment[experiment]
+        for result in policy_of(runs).results():
+            key = SearchKey.from_id(result.key)
+            mine = [r for r in runs if SearchKey(r.task, r.model, r.checkpoint, r.method) in (key, key.baseline_key)]
+            table.append(D90Row(**vars(result), experiment=experiment, D=_first(r.D for r in mine),
+                                checkpoint_step=_first(r.checkpoint_step for r in mine),
+                                train_size=_first(r.train_size for r in mine)))
+    return table
+
+
+def d90_table(rows: list[TrialRow]) -> pd.DataFrame:
+    """:func:`d90_rows` as a data frame (``flags`` joined by commas), one column per :class:`D90Row` field."""
+    records = [{**asdict(r), "flags": ",".join(r.flags)} for r in d90_rows(rows)]
+    return pd.DataFrame.from_records(records, columns=list(D90Row.__dataclass_fields__))
+
+
+def _first(values):
+    return next((v for v in values if v is not None), None)

@@ -1,0 +1,122 @@
+"""The results store on disk: a Parquet dataset of trial rows, local or on any ``pyarrow.fs`` URI.
+
+Layout: ``<root>/trials/part-<UTC time>-<random>.parquet``, one file per write.
+A write never touches an existing file, so any number of writers (two searches
+sharing a storage) can append at once. Each part is written under a temp name
+(``.part-...tmp``) and renamed into place: a reader lists only ``part-*.parquet``,
+so a writer that dies mid-file leaves a stray temp file, never a half-read table.
+Rows are deduplicated on read by (experiment, trial_id, attempt), the newest
+kept, so a trial written again after a restore is counted once.
+
+Only the driver writes (the ``StoreCallback`` in :mod:`raydim.tune.recorder`);
+``pyarrow``, ``pandas`` or DuckDB read it directly (``read_parquet('<root>/trials/part-*.parquet')``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as pads
+import pyarrow.fs
+import pyarrow.parquet as pq
+
+from raydim.errors import RaydimError
+from raydim.store.schema import TRIAL_SCHEMA, TrialRow, rows_from_table, rows_to_table
+
+DEFAULT_STORAGE = str(Path("~/ray_results").expanduser())  # Ray Tune's default storage_path
+STORE_FOLDER = "raydim-store"  # the store's folder inside a storage location, beside the runs' folders
+TRIALS = "trials"
+PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
+ROW_ID = ["experiment", "trial_id", "attempt"]
+
+
+def store_uri(storage: str | None) -> str:
+    """The store of a storage location (``--storage``; Ray's ``~/ray_results`` by default)."""
+    return f"{(storage or DEFAULT_STORAGE).rstrip('/')}/{STORE_FOLDER}"
+
+
+@dataclass(frozen=True)
+class ResultsStore:
+    """The store rooted at ``uri``: a local folder or ``s3://bucket/prefix``-style URI (created on first write)."""
+
+    uri: str
+    fs: pyarrow.fs.FileSystem = field(init=False, repr=False, compare=False)
+    root: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if "://" in self.uri:
+            try:
+                fs, root = pyarrow.fs.FileSystem.from_uri(self.uri)
+            except (pyarrow.ArrowInvalid, OSError) as e:
+                raise RaydimError(f"cannot open results store {self.uri}: {e}; give a local folder or a "
+                                  "pyarrow.fs URI such as s3://bucket/prefix") from None
+        else:
+            fs, root = pyarrow.fs.LocalFileSystem(), str(Path(self.uri).expanduser().resolve())
+        object.__setattr__(self, "fs", fs)
+        object.__setattr__(self, "root", root.rstrip("/"))
+
+    @classmethod
+    def at(cls, storage: str | None) -> ResultsStore:
+        """The store of a search's storage location (see :func:`store_uri`)."""
+        return cls(store_uri(storage))
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def write(self, rows: list[TrialRow]) -> str | None:
+        """Append ``rows`` as one new part file, atomically; its path, or None when there is nothing to write."""
+        if not rows:
+            return None
+        folder = f"{self.root}/{TRIALS}"
+        self.fs.create_dir(folder, recursive=True)
+        name = f"{PART_PREFIX}{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}{PART_SUFFIX}"
+        tmp, final = f"{folder}/.{name}.tmp", f"{folder}/{name}"
+        try:
+            with self.fs.open_output_stream(tmp) as sink:
+                pq.write_table(rows_to_table(rows), sink)
+            self.fs.move(tmp, final)  # a rename on local disks: the part appears whole or not at all
+        except BaseException:
+            if self.fs.get_file_info(tmp).type == pyarrow.fs.FileType.File:
+                self.fs.delete_file(tmp)
+            raise
+        return final
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def parts(self) -> list[str]:
+        """Paths of the finished part files, oldest first; temp files of writes in flight or crashed are skipped."""
+        selector = pyarrow.fs.FileSelector(f"{self.root}/{TRIALS}", allow_not_found=True)
+        return sorted(i.path for i in self.fs.get_file_info(selector)
+                      if i.base_name.startswith(PART_PREFIX) and i.base_name.endswith(PART_SUFFIX))
+
+    def exists(self) -> bool:
+        return bool(self.parts())
+
+    def arrow(self, experiment: str | None = None) -> pyarrow.Table:
+        """The trial table, one row per (experiment, trial_id, attempt) — the latest written — oldest finish first."""
+        parts = self.parts()
+        if not parts:
+            return TRIAL_SCHEMA.empty_table()
+        data = pads.dataset(parts, schema=TRIAL_SCHEMA, filesystem=self.fs, format="parquet").to_table()
+        if experiment is not None:
+            data = data.filter(pads.field("experiment") == experiment)
+        ids = data.select([*ROW_ID, "finished_at"]).to_pandas()
+        ids["position"] = range(len(ids))
+        keep = ids.sort_values(["finished_at", "position"]).drop_duplicates(ROW_ID, keep="last")["position"]
+        return data.take(list(keep))
+
+    def table(self, experiment: str | None = None) -> pd.DataFrame:
+        """:meth:`arrow` as a data frame, ``metrics`` as dicts (integer columns with gaps become floats)."""
+        frame = self.arrow(experiment).to_pandas()
+        frame["metrics"] = [dict(m) if m is not None else {} for m in frame["metrics"]]
+        return frame
+
+    def rows(self, experiment: str | None = None) -> list[TrialRow]:
+        """:meth:`arrow` as :class:`TrialRow` objects."""
+        return rows_from_table(self.arrow(experiment))
+
+    def experiments(self) -> list[str]:
+        return sorted(set(self.arrow().column("experiment").to_pylist()))

@@ -1,0 +1,50 @@
+"""Reuse: a new search starts from the finished trials a store already holds for its keys and settings.
+
+A stored trial is reused when it completed, its (task, model, checkpoint,
+method) is one of the new search's keys (or a full fine-tune one of them still
+needs), and its settings hash equals the one the new search would give the same
+(d, lr, seed) — same data, model, training settings. The policy records it as
+its own before the first proposal, so the search never runs it again; a copy is
+written under the new experiment (``reused_from`` says whose it was), so that
+experiment's d90 table rebuilds from its own rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+from raydim.search import SearchKey, SearchPolicy, TrialRequest
+from raydim.store.schema import COMPLETED, TrialRow
+
+
+def reusable(rows: list[TrialRow], policy: SearchPolicy,
+             settings_hash: Callable[[TrialRequest], str]) -> list[tuple[TrialRequest, TrialRow]]:
+    """The stored trials ``policy`` may take as its own, with the request each becomes; one per (key, d, lr, seed),
+    original rows before copies, oldest first. ``settings_hash`` is the new search's hash of a request."""
+    wanted = {t.key for t in policy.targets.values()}
+    wanted |= {t.key.baseline_key for t in policy.targets.values() if t.baseline is None}
+    chosen: dict[tuple, tuple[TrialRequest, TrialRow]] = {}
+    for row in sorted(rows, key=lambda r: (r.reused_from is not None, r.finished_at)):
+        key = SearchKey(row.task, row.model, row.checkpoint, row.method)
+        point = (key, row.d, row.lr, row.seed)
+        if key not in wanted or point in chosen or row.status != COMPLETED or row.primary is None \
+                or not math.isfinite(row.primary):
+            continue
+        request = TrialRequest(f"{row.experiment}/{row.trial_id}", key, row.d, row.lr, row.seed)
+        if row.settings_hash == settings_hash(request):
+            chosen[point] = (request, row)
+    return list(chosen.values())
+
+
+def reuse(rows: list[TrialRow], policy: SearchPolicy, settings_hash: Callable[[TrialRequest], str],
+          experiment: str, search: str) -> list[TrialRow]:
+    """Record every :func:`reusable` trial in ``policy``; the copies to write under ``experiment`` (whose
+    ``search`` JSON they take)."""
+    copies = []
+    for request, row in reusable(rows, policy, settings_hash):
+        policy.record_finished(request, row.primary)
+        copies.append(replace(row, experiment=experiment, trial_id=request.trial_id, attempt=0, retry_of=None,
+                              search=search, reused_from=row.reused_from or row.experiment))
+    return copies

@@ -1,0 +1,47 @@
+"""The d90 table rebuilt from stored rows is the one the search itself reported."""
+
+import dataclasses
+
+from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve
+from raydim.store import D90Row, ResultsStore
+from raydim.store.d90 import d90_rows, d90_table
+from tests.store.rows import simulated_rows
+
+SAID, DID = SearchKey("mrpc", "m", method="said"), SearchKey("mrpc", "m", method="did")
+CURVES = {SAID.id: SimulatedCurve(d90=300, full=0.88, chance=0.68, width=0.8, noise_sd=0.005, lr_opt=0.05),
+          DID.id: SimulatedCurve(d90=2000, full=0.88, chance=0.68, width=0.8, noise_sd=0.005, lr_opt=0.05)}
+SETTINGS = SearchSettings(parallelism=2, baseline_lrs=(3e-5,), d_min=10, d_max=100_000, lr_init=0.05)
+
+
+def test_rebuilt_d90_table_matches_the_search(tmp_path):
+    policy = SearchPolicy([KeyTarget(SAID, 0.68), KeyTarget(DID, 0.68)], SETTINGS)
+    store = ResultsStore(str(tmp_path))
+    store.write(simulated_rows(policy, CURVES, D=5000, train_size=1000))
+    rows = d90_rows(store.rows())
+    assert [r.key for r in rows] == [SAID.id, DID.id]
+    for row, result in zip(rows, policy.results()):
+        assert isinstance(row, D90Row) and row.status == "found"
+        assert {f.name: getattr(row, f.name) for f in dataclasses.fields(result)} == dataclasses.asdict(result)
+        assert (row.experiment, row.D, row.train_size, row.checkpoint_step) == ("sim", 5000, 1000, None)
+
+
+def test_one_row_per_experiment_and_key(tmp_path):
+    rows = []
+    for experiment in ("a", "b"):
+        rows += simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment=experiment)
+    table = d90_table(rows)
+    assert list(table["experiment"]) == ["a", "b"] and list(table["key"]) == [SAID.id, SAID.id]
+    assert table["d90"].between(250, 360).all() and list(table.columns)[-4:] == ["experiment", "D",
+                                                                                  "checkpoint_step", "train_size"]
+
+
+def test_a_failed_trial_and_its_rerun_are_read_back_as_such(tmp_path):
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    [baseline] = policy.propose(1)
+    policy.record_failure(baseline.trial_id)
+    rows = simulated_rows(policy, CURVES)
+    assert [r.attempt for r in rows[:2]] == [0, 1] and rows[1].retry_of == baseline.trial_id
+    assert rows[0].status == "error" and rows[0].primary is None
+    [row] = d90_rows(rows)
+    assert row.status == "found" and row.trials_used == policy.result(SAID.id).trials_used
+    assert row.baseline == policy.result(SAID.id).baseline

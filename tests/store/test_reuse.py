@@ -1,0 +1,57 @@
+"""A new search over a store starts from the matching finished trials and never runs them again."""
+
+import dataclasses
+
+from raydim.search import KeyTarget, SearchKey, SearchPolicy
+from raydim.search.simulator import run_search
+from raydim.store.d90 import policy_of
+from raydim.store.reuse import reusable, reuse
+from tests.store.rows import simulated_rows
+from tests.store.test_d90 import CURVES, SAID, SETTINGS
+
+OTHER = SearchKey("rte", "m", method="said")
+
+
+def stored():
+    return simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment="old")
+
+
+def test_a_repeated_search_reuses_everything_and_runs_nothing():
+    rows = stored()
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    copies = reuse(rows, policy, lambda request: "abc", "new", '{"new": 1}')
+    assert len(copies) == len(rows) and policy.finished() and policy.propose(4) == []
+    assert policy.results()[0].d90 == policy_of(rows).results()[0].d90
+    copy = copies[0]
+    assert (copy.experiment, copy.trial_id, copy.reused_from, copy.search) == ("new", f"old/{rows[0].trial_id}",
+                                                                              "old", '{"new": 1}')
+
+
+def test_only_trials_with_the_same_settings_hash_are_reused():
+    rows = stored()
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    assert reusable(rows, policy, lambda request: "other settings") == []
+    small = reusable(rows, policy, lambda request: "abc" if request.d is None or request.d < 1000 else "x")
+    assert small and all(r.d is None or r.d < 1000 for _, r in small)
+
+
+def test_failed_trials_other_keys_and_supplied_baselines_are_not_reused():
+    rows = stored()
+    rows[0] = dataclasses.replace(rows[0], status="error", primary=None)  # the baseline
+    elsewhere = SearchPolicy([KeyTarget(OTHER, 0.5)], SETTINGS)
+    assert reusable(rows, elsewhere, lambda request: "abc") == []
+    policy = SearchPolicy([KeyTarget(SAID, 0.68, baseline=0.88)], SETTINGS)
+    assert all(not r.method == "full" for _, r in reusable(rows, policy, lambda request: "abc"))
+    assert len(reusable(rows, SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), lambda r: "abc")) == len(rows) - 1
+
+
+def test_a_partly_reused_search_finishes_with_fewer_new_trials():
+    rows = [r for r in stored() if r.d is None or r.d <= 1000]
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    reused = len(reuse(rows, policy, lambda request: "abc", "new", "{}"))
+    fresh = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    run_search(fresh, CURVES[SAID.id], slots=2)
+    run_search(policy, CURVES[SAID.id], slots=2)
+    new_trials = len(policy.state_dict()["trials"]) - reused
+    assert reused > 0 and new_trials < len(fresh.state_dict()["trials"])
+    assert policy.results()[0].status == "found"
