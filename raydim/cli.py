@@ -137,6 +137,10 @@ _SEARCH_OVERRIDES = {
 }
 
 
+# what --resume may be given: where the run is, where Ray is, where the table goes
+_RESUME_OPTIONS = {"command", "func", "resume", "space", "name", "storage", "address", "output"}
+
+
 def search_spec_from_args(args: argparse.Namespace):
     """``--space`` (or the built-in quick CPU profile) with every option given on the command line applied."""
     from raydim.tune.spec import SearchSpec
@@ -168,13 +172,20 @@ def _parse_baseline(text: str) -> tuple[str, float]:
 def _cmd_search(args: argparse.Namespace) -> None:
     from raydim.tune import format_d90_table, print_progress, run_search
 
+    resume = getattr(args, "resume", False)
+    if resume:
+        ignored = sorted(f"--{name.replace('_', '-')}" for name in vars(args) if name not in _RESUME_OPTIONS)
+        if ignored:
+            raise RaydimError(f"{', '.join(ignored)} would be ignored: --resume continues the run with the settings "
+                              "it started with; drop them, or start a new run with another --name")
     spec = search_spec_from_args(args)
     output = getattr(args, "output", None)
     if output:
         check_writable(output)
-    targets = spec.targets()  # loads every task's data: a bad path fails here, before Ray starts
-    results = run_search(spec, targets=targets, address=getattr(args, "address", None),
-                         resume=getattr(args, "resume", False), on_progress=print_progress, verbose=0)
+    # a new run loads every task's data here, so a bad path fails before Ray starts
+    targets = None if resume else spec.targets()
+    results = run_search(spec, targets=targets, address=getattr(args, "address", None), resume=resume,
+                         on_progress=print_progress, verbose=0)
     print(format_d90_table(results))
     if output:
         write_json_atomically(output, [r.to_dict() for r in results])

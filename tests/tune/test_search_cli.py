@@ -55,7 +55,9 @@ def test_search_finds_d90_of_a_tiny_model(ray_cluster, space, tmp_path, capsys):
     (["--baseline", "mrpc"], "--baseline 'mrpc' must be TASK=METRIC"),
     (["--data-dir", "/no/such/dir"], "data directory '/no/such/dir' does not exist"),
     (["--method", "full"], "argument --method: invalid choice: 'full'"),
-    (["--resume", "--name", "never-started", "--data-dir", "GLUE"], "nothing to resume at"),
+    (["--resume", "--name", "never-started"], "nothing to resume at"),
+    (["--resume", "--name", "x", "--epochs", "3", "--data-dir", "GLUE"],
+     "--data-dir, --epochs would be ignored: --resume continues the run"),
 ])
 def test_search_mistakes_are_one_line_errors(argv, message, capsys, tmp_path, glue_dir, monkeypatch):
     argv = [str(glue_dir) if a == "GLUE" else a for a in argv]
