@@ -111,30 +111,33 @@ def experiment_path(spec: SearchSpec) -> str:
 
 
 def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = False,
-               targets: list[KeyTarget] | None = None, trainable: Trainable = fine_tune, param_space: dict[str, Any] | None = None,
+               targets: list[KeyTarget] | None = None, trainable: Trainable = fine_tune,
+               param_space: dict[str, Any] | None = None,
                on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1) -> list[KeyResult]:
     """Run (or with ``resume``, continue) the search of ``spec``; one d90 result per key.
 
     ``address`` joins a running cluster (``"auto"`` on a cluster node); without it
     a Ray already initialised in this process is used, else a local one started.
+    A run to resume that is not there, or a new run over an existing one, is
+    refused before Ray starts.
     """
+    path = experiment_path(spec)
+    restorable = tune.Tuner.can_restore(path)
+    if resume and not restorable:
+        raise RaydimError(f"nothing to resume at {path}: no search named {spec.name!r} was started there; "
+                          "drop --resume to start it, or check --name and --storage")
+    if not resume and restorable:
+        raise RaydimError(f"a search named {spec.name!r} already exists at {path}; pass --resume to continue it, "
+                          "or --name to start another")
     # Tune warns on every forced snapshot; with tiny per-epoch checkpoints and num_to_keep=1 that is every epoch.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if not ray.is_initialized():
         ray.init(address=address)
-    path = experiment_path(spec)
-    restorable = tune.Tuner.can_restore(path)
     if resume:
-        if not restorable:
-            raise RaydimError(f"nothing to resume at {path}: no search named {spec.name!r} was started there; "
-                              "drop --resume to start it, or check --name and --storage")
         tuner = tune.Tuner.restore(path, trainable=_with_resources(trainable, spec), resume_errored=True)
     else:
-        if restorable:
-            raise RaydimError(f"a search named {spec.name!r} already exists at {path}; pass --resume to continue it, "
-                              "or --name to start another")
-        tuner = build_tuner(spec, targets=targets, trainable=trainable, param_space=param_space, on_progress=on_progress,
-                            verbose=verbose)
+        tuner = build_tuner(spec, targets=targets, trainable=trainable, param_space=param_space,
+                            on_progress=on_progress, verbose=verbose)
     grid = tuner.fit()
     return load_searcher(grid.experiment_path).results()
 
