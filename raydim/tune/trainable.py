@@ -10,7 +10,6 @@ Both report ``score``: the best primary metric so far, the number the searcher r
 
 from __future__ import annotations
 
-import math
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -38,11 +37,6 @@ def cpu_share() -> int | None:
     return max(1, int(cpus)) if cpus else 1
 
 
-def _best(history: list[EpochMetrics]) -> EpochMetrics:
-    """The epoch with the best primary metric (a NaN never wins), as :attr:`TrainResult.best` picks it."""
-    return max(history, key=lambda e: -math.inf if math.isnan(e.primary) else e.primary)
-
-
 def fine_tune(config: dict[str, Any]) -> None:
     """The trainable a d90 search runs: ``config`` is a trial request merged with a :class:`TrialTemplate`.
 
@@ -65,7 +59,7 @@ def fine_tune(config: dict[str, Any]) -> None:
 
     def on_epoch(epoch: EpochMetrics, state) -> None:
         run = runs[0]
-        best = _best(run.history)
+        best = run.best  # history includes the resumed epochs and this one
         metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
                    "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
                    "best": asdict(best), "D": run.D, "num_trainable": run.num_trainable,
