@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from raydim.data.spec import DataSpec
@@ -60,8 +61,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "train_eval_samples"):
             if getattr(self, name) <= 0:
                 errors.append(f"{name} must be positive, got {getattr(self, name)}")
-        if self.lr is not None and self.lr <= 0:
-            errors.append(f"lr must be positive, got {self.lr}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            errors.append(f"lr must be a positive number, got {self.lr}")
         if not 0 <= self.warmup_ratio < 1:
             errors.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.normalization not in NORMALIZATIONS:

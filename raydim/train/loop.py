@@ -32,6 +32,15 @@ from raydim.train.evaluate import evaluate
 STATE_VERSION = 1
 
 
+class TrainingDiverged(RaydimError):
+    """The training loss became NaN or infinite: the run can only go on producing garbage, so it stops.
+
+    Almost always a learning rate too high for the method (subspace methods take
+    far larger ones than full fine-tuning; see docs/subspace.md). A Ray trial
+    reports it as the trial's error instead of a score (:mod:`raydim.tune.trainable`).
+    """
+
+
 @dataclass
 class EpochMetrics:
     """Metrics after one epoch. ``metrics`` keys are ``split/metric`` (``validation/accuracy``, ``train/loss``)."""
@@ -169,6 +178,10 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
         for batch in loader:
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = train_step(method, optimizer, batch, config.max_grad_norm, autocast_dtype)
+            if not math.isfinite(loss):
+                bar.close()
+                raise TrainingDiverged(f"the training loss became {loss} at step {step + 1} (epoch {epoch + 1}) "
+                                       f"of {config.method} at lr={config.learning_rate:g}; lower the learning rate")
             scheduler.step()
             loss_sum += loss
             batches += 1

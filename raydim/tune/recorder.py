@@ -21,6 +21,7 @@ import raydim
 from raydim.store import COMPLETED, ERROR, ResultsStore, TrialRow, checkpoint_step
 from raydim.store.schema import search_json
 from raydim.tune.template import TEMPLATE, trial_settings_hash
+from raydim.tune.trainable import ERROR as REPORTED_ERROR
 from raydim.tune.trainable import SCORE
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class StoreCallback(Callback):
         c, result = trial.config, trial.last_result or {}
         score = result.get(SCORE)
         if error is None and (score is None or not math.isfinite(score)):
-            error = f"the trial ended without a finite {SCORE!r} (got {score!r})"
+            error = result.get(REPORTED_ERROR) or f"the trial ended without a finite {SCORE!r} (got {score!r})"
         best = result.get("best") or {}
         metrics = best.get("metrics") or {k: v for k, v in result.items() if "/" in k and _is_number(v)}
         train_key = f"train/{result.get('primary_metric')}"

@@ -6,8 +6,9 @@ All the search logic lives in the Ray-free policy; this class only answers Tune:
   ``None`` while every key waits on running trials, ``Searcher.FINISHED`` once every
   key is done (so the run ends under ``num_samples=-1``);
 * ``on_trial_complete(trial_id, result, error)`` — a trial ended: its ``score``
-  (best epoch's primary metric) is recorded, or a failure, which the policy reruns
-  or counts as failed, so an erroring trial never hangs the search;
+  (best epoch's primary metric) is recorded, or a failure (an error, or no finite
+  score: a diverged loss), which the policy reruns or counts as failed, so a
+  failing trial never hangs the search;
 * ``save(path)`` / ``restore(path)`` — Tune checkpoints the experiment: the policy's
   versioned state as JSON, written atomically, so ``Tuner.restore`` resumes mid-search.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from raydim.atomic import write_json_atomically
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy, SearchSettings
 from raydim.tune.metrics import export_progress
-from raydim.tune.trainable import SCORE
+from raydim.tune.trainable import ERROR, SCORE
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +64,14 @@ class D90Searcher(Searcher):
         return Searcher.FINISHED if self.policy.finished() else None
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        if error or result is None or result.get(self.metric) is None:
+        score = (result or {}).get(self.metric)
+        if error or score is None or not math.isfinite(score):
             if not error:
-                logger.warning("trial %s ended without reporting %r; counted as a failure", trial_id, self.metric)
+                logger.warning("trial %s ended without a finite %r (%s); counted as a failure", trial_id, self.metric,
+                               (result or {}).get(ERROR) or f"got {score!r}")
             self.policy.record_failure(trial_id)
         else:
-            self.policy.record_result(trial_id, float(result[self.metric]))
+            self.policy.record_result(trial_id, float(score))
         progress = self.policy.progress()
         export_progress(progress)  # to the Ray dashboard's metrics view
         if self.on_progress is not None:

@@ -21,11 +21,12 @@ from ray import tune
 
 from raydim.search.keys import SearchKey
 from raydim.search.simulator import SimulatedCurve
-from raydim.train.loop import EpochMetrics, TrainResult, set_threads, train
+from raydim.train.loop import EpochMetrics, TrainingDiverged, TrainResult, set_threads, train
 from raydim.tune.template import TEMPLATE, TrialTemplate
 
 SCORE = "score"  # reported by every trainable: the best epoch's primary metric so far (the paper's protocol)
 CURVES = "curves"  # simulated_trial's param_space entry: key id → SimulatedCurve fields
+ERROR = "error"  # reported instead of a finite score by a trial that failed without raising (a diverged loss)
 STATE_FILE = "trial_state.pt"
 
 
@@ -45,7 +46,10 @@ def fine_tune(config: dict[str, Any]) -> None:
     ``num_trainable``, ``train_size``, ``device``, ``primary_metric``) for the
     results store. Torch (and numba) use as many threads as the trial has CPUs,
     so trials packed on one node do not oversubscribe it; a trial given a GPU
-    trains on it.
+    trains on it. A loss gone NaN ends the trial with ``score`` NaN and the reason
+    under ``error``, rather than raising: Tune would restart it from its last
+    checkpoint, and it would diverge again at the same step. The searcher counts
+    it as failed (and reruns it per its retry policy), the store records the error.
     """
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
     set_threads(cpu_share())
@@ -68,7 +72,13 @@ def fine_tune(config: dict[str, Any]) -> None:
             torch.save(state(), Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train(train_config, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
+    try:
+        train(train_config, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
+    except TrainingDiverged as e:
+        run = runs[0]
+        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(run.history), "D": run.D,
+                     "num_trainable": run.num_trainable, "train_size": run.train_size, "device": run.device,
+                     "primary_metric": run.primary_metric})
 
 
 def simulated_trial(config: dict[str, Any]) -> None:

@@ -11,7 +11,8 @@ from raydim.cli import main
 from raydim.data.spec import DataSpec
 from raydim.errors import RaydimError
 from raydim.train import TrainConfig, train
-from raydim.train.loop import lr_at
+import raydim.train.loop
+from raydim.train.loop import TrainingDiverged, lr_at
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
 
 
@@ -74,8 +75,10 @@ def test_lr_schedule_warms_up_then_decays() -> None:
 
 
 def test_config_errors_are_collected() -> None:
-    with pytest.raises(RaydimError, match="needs the subspace dimension.*epochs must be positive.*lr must be positive"):
+    with pytest.raises(RaydimError, match="needs the subspace dimension.*epochs must be positive.*lr must be a positive"):
         TrainConfig(method="said", epochs=0, lr=-1.0)
+    with pytest.raises(RaydimError, match="lr must be a positive number, got inf"):
+        TrainConfig(method="full", lr=float("inf"))
     with pytest.raises(RaydimError, match="unknown method 'lora'"):
         TrainConfig(method="lora")
 
@@ -115,3 +118,19 @@ def test_on_start_sees_the_run_before_its_first_epoch(setup):
                    on_start=lambda run: seen.append((run.D, run.num_trainable, run.train_size, len(run.history))),
                    on_epoch=lambda metrics, state: seen.append(metrics.epoch))
     assert seen == [(result.D, result.num_trainable, result.train_size, 0), 1]
+
+
+def test_a_loss_gone_nan_stops_the_run_with_a_clear_error(setup, monkeypatch):
+    """NaN parameters would go on "training" and score the majority class; the run must stop and say why."""
+    step = raydim.train.loop.train_step
+    calls = []
+
+    def diverging_step(*args, **kwargs):
+        calls.append(step(*args, **kwargs))
+        return float("nan") if len(calls) == 3 else calls[-1]
+
+    monkeypatch.setattr(raydim.train.loop, "train_step", diverging_step)
+    epochs = []
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 3 \(epoch 1\) of said at lr=0.3; lower"):
+        train(_config(setup), progress=False, on_epoch=lambda metrics, state: epochs.append(metrics))
+    assert len(calls) == 3 and not epochs  # stopped at once: no further steps, no epoch reported

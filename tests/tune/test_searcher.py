@@ -68,11 +68,13 @@ def test_errored_trial_is_retried_then_counted_failed_and_never_hangs():
     assert s.results()[0].trials_failed == 1
 
 
-def test_result_without_the_metric_counts_as_failure():
+def test_result_without_a_finite_metric_counts_as_failure():
     s = searcher(max_retries=0)
     s.suggest("t1")
     s.on_trial_complete("t1", {"epoch": 1})
-    assert s.policy.history(KEY.id).failed_count() == 1
+    s.suggest("t2")
+    s.on_trial_complete("t2", {"score": float("nan"), "error": "the training loss became nan at step 3"})
+    assert s.policy.history(KEY.id).failed_count() == 2
 
 
 def test_same_trial_completing_twice_after_restore_counts_once(tmp_path):
