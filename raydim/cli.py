@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -204,6 +205,26 @@ def _cmd_report(args: argparse.Namespace) -> None:
             print(f"raydim: wrote {path}", file=sys.stderr)
 
 
+def _cmd_status(args: argparse.Namespace) -> None:
+    if args.watch is not None and not args.watch > 0:
+        raise RaydimError(f"--watch {args.watch:g} must be > 0 seconds between prints, e.g. --watch 30")
+    from raydim.store.status import search_status
+    from raydim.tune import format_status  # imports Ray: after the checks, which need none
+
+    try:
+        while True:
+            searches = search_status(args.storage, args.name)
+            if args.watch:
+                print(f"[raydim {time.strftime('%H:%M:%S')}] status")
+            print("\n\n".join(format_status(s) for s in searches), flush=True)
+            if not args.watch or all(s.finished for s in searches):
+                return
+            time.sleep(args.watch)
+            print()
+    except KeyboardInterrupt:  # how --watch is meant to end early: nothing went wrong
+        return
+
+
 def check_writable(path: str) -> None:
     """A file can be created at ``path``: its nearest existing ancestor is a writable folder."""
     target = Path(path).expanduser().resolve()
@@ -313,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=float, default=8.0, help="q, bits per coordinate of θ_d in the bound (default: 8)")
     p.add_argument("--delta", type=float, default=0.05, help="δ, the bound's failure probability (default: 0.05)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("status", help="where each search stands, from the results store: run it beside a search",
+                       description="Reads the results store of --storage (STORAGE/raydim-store, a row per ended "
+                                   "trial) and the searcher state Tune saves in STORAGE/NAME (the trials running).")
+    p.add_argument("--storage", help="the --storage the searches ran with (default: ~/ray_results)")
+    p.add_argument("--name", help="one search, by its --name (default: every search in the store, "
+                                  "the latest active last)")
+    p.add_argument("--watch", type=float, metavar="SECONDS",
+                   help="print again every SECONDS until every search shown has finished (Ctrl-C stops)")
+    p.set_defaults(func=_cmd_status)
     return parser
 
 

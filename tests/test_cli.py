@@ -58,6 +58,10 @@ def test_models_lists_aliases_with_parameter_counts(capsys) -> None:
     (["models", "org/unreachable"], "cannot load the config of model 'org/unreachable'"),
     (["tasks", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["status", "--storage", "/no/such/dir"], "no searches in the results store at /no/such/dir/raydim-store; "
+                                              "start one with raydim search, or pass --storage where it ran"),
+    (["status", "--watch", "0"], "--watch 0 must be > 0 seconds between prints"),
+    (["status", "--watch", "soon"], "argument --watch: invalid float value: 'soon'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv: list[str], message: str) -> None:
     code, out, err = run(capsys, *argv)

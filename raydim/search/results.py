@@ -39,7 +39,7 @@ class KeyProgress:
     lo: int | None
     hi: int | None
     trials_done: int  # completed, baseline included
-    trials_running: int
+    trials_running: int | None  # None where unknown: a search rebuilt from its stored rows alone
     trials_failed: int  # failed for good (out of retries)
     best_metric: float | None  # best subspace score so far (best lr, mean over seeds)
     threshold: float | None  # None until the baseline is in

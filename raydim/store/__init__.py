@@ -8,8 +8,8 @@ Typical use::
 """
 
 from raydim.store.d90 import d90_rows, d90_table
-from raydim.store.dataset import DEFAULT_STORAGE, ResultsStore, store_uri
+from raydim.store.dataset import DEFAULT_STORAGE, ResultsStore, storage_folder, store_uri
 from raydim.store.schema import COMPLETED, ERROR, TRIAL_SCHEMA, D90Row, TrialRow, checkpoint_step
 
 __all__ = ["COMPLETED", "DEFAULT_STORAGE", "D90Row", "ERROR", "ResultsStore", "TRIAL_SCHEMA", "TrialRow",
-           "checkpoint_step", "d90_rows", "d90_table", "store_uri"]
+           "checkpoint_step", "d90_rows", "d90_table", "storage_folder", "store_uri"]

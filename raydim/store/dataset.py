@@ -34,9 +34,15 @@ PART_PREFIX, PART_SUFFIX = "part-", ".parquet"
 ROW_ID = ["experiment", "trial_id", "attempt"]
 
 
+def storage_folder(storage: str | None, name: str) -> str:
+    """The folder ``name`` of a storage location (``--storage``; Ray's ``~/ray_results`` by default): a run's,
+    named by its ``--name``, or the store's."""
+    return f"{(storage or DEFAULT_STORAGE).rstrip('/')}/{name}"
+
+
 def store_uri(storage: str | None) -> str:
-    """The store of a storage location (``--storage``; Ray's ``~/ray_results`` by default)."""
-    return f"{(storage or DEFAULT_STORAGE).rstrip('/')}/{STORE_FOLDER}"
+    """The store of a storage location, beside its runs' folders."""
+    return storage_folder(storage, STORE_FOLDER)
 
 
 @dataclass(frozen=True)

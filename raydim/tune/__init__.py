@@ -9,7 +9,7 @@ or ``build_tuner(spec)`` for the ``ray.tune.Tuner`` itself, or ``D90Searcher`` a
 ``fine_tune`` in a Tuner written by hand (add ``StoreCallback`` to keep its trials in the results store).
 """
 
-from raydim.tune.progress import format_d90_table, format_progress, print_progress
+from raydim.tune.progress import format_d90_table, format_progress, format_status, print_progress
 from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
@@ -19,6 +19,6 @@ from raydim.tune.tuner import build_tuner, experiment_path, load_searcher, run_s
 
 __all__ = [
     "CURVES", "D90Searcher", "SCORE", "SearchSpec", "StoreCallback", "TEMPLATE", "TrialTemplate", "build_tuner",
-    "experiment_path", "fine_tune", "format_d90_table", "format_progress", "load_searcher", "print_progress", "run_search",
-    "simulated_trial", "trial_settings_hash", "trial_slots",
+    "experiment_path", "fine_tune", "format_d90_table", "format_progress", "format_status", "load_searcher",
+    "print_progress", "run_search", "simulated_trial", "trial_settings_hash", "trial_slots",
 ]

@@ -1,12 +1,15 @@
-"""Plain-text views of a running and a finished search: one line per key, then the d90 table."""
+"""Plain-text views of a running and a finished search: one line per key, then the d90 table; and of a search
+as ``raydim status`` reads it from the results store."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
 
 from raydim.search import KeyProgress, KeyResult
+from raydim.store.status import SearchStatus
 from raydim.table import format_table
 
 
@@ -15,11 +18,12 @@ def _num(value: float | None, spec: str = ".4f") -> str:
 
 
 def format_progress(rows: Sequence[KeyProgress]) -> str:
-    """Each key's phase, bracket, trials and best score against its threshold."""
+    """Each key's phase, bracket, trials (running ``?`` where unknown) and best score against its threshold."""
     lines = []
     for r in rows:
         bracket = f"d in ({r.lo or '?'}, {r.hi or '?'}]" if r.lo is not None or r.hi is not None else "no bracket yet"
-        lines.append(f"  {r.key}: {r.phase}, {bracket}, {r.trials_done} done / {r.trials_running} running"
+        running = "?" if r.trials_running is None else r.trials_running
+        lines.append(f"  {r.key}: {r.phase}, {bracket}, {r.trials_done} done / {running} running"
                      + (f" / {r.trials_failed} failed" if r.trials_failed else "")
                      + f", best {_num(r.best_metric)} vs threshold {_num(r.threshold)}")
     return "\n".join(lines)
@@ -41,3 +45,14 @@ def format_d90_table(results: Sequence[KeyResult]) -> str:
              f"{r.trials_used}" + (f" ({r.trials_failed} failed)" if r.trials_failed else ""),
              ", ".join(r.flags) or "-") for r in results]
     return format_table(headers, rows)
+
+
+def format_status(status: SearchStatus) -> str:
+    """A search as ``raydim status`` shows it: a header, its progress, and its d90 table once it has finished."""
+    header = (f"{status.experiment}: {status.rows} trials ended, the last at "
+              f"{status.last_finished.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC; "
+              f"{'finished' if status.finished else 'running'}")
+    lines = [header, format_progress(status.progress)]
+    if status.finished:
+        lines.append(format_d90_table(status.results))
+    return "\n".join(lines)

@@ -19,12 +19,11 @@ from typing import Any
 import pyarrow.fs
 import ray
 from ray import tune
-from ray.train.constants import DEFAULT_STORAGE_PATH
 from ray.tune.search import Searcher
 
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget
-from raydim.store import ResultsStore
+from raydim.store import ResultsStore, storage_folder
 from raydim.store.reuse import reuse
 from raydim.store.schema import search_json
 from raydim.tune.recorder import StoreCallback
@@ -107,7 +106,7 @@ def trial_name(trial: Any) -> str:
 
 def experiment_path(spec: SearchSpec) -> str:
     """Where Tune keeps the run: ``storage/name`` (``~/ray_results/name`` by default)."""
-    return f"{(spec.storage or DEFAULT_STORAGE_PATH).rstrip('/')}/{spec.name}"
+    return storage_folder(spec.storage, spec.name)
 
 
 def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = False,

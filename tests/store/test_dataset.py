@@ -6,7 +6,7 @@ import multiprocessing
 import pytest
 
 import raydim.store.dataset
-from raydim.store import ResultsStore, store_uri
+from raydim.store import ResultsStore, storage_folder, store_uri
 from tests.store.rows import trial_row
 
 
@@ -25,6 +25,7 @@ def test_write_then_read(tmp_path):
 def test_store_lives_beside_the_runs_of_a_storage(tmp_path):
     assert store_uri(str(tmp_path)) == f"{tmp_path}/raydim-store"
     assert ResultsStore.at(str(tmp_path)).root == str(tmp_path / "raydim-store")
+    assert storage_folder(f"{tmp_path}/", "my-search") == f"{tmp_path}/my-search"
 
 
 def test_rewritten_trials_count_once_newest_kept(tmp_path):
