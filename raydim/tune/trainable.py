@@ -81,8 +81,8 @@ def fine_tune(config: dict[str, Any]) -> None:
                      "primary_metric": run.primary_metric})
 
 
-def simulated_trial(config: dict[str, Any]) -> None:
-    """Report one metric drawn from the key's :class:`SimulatedCurve` (a full fine-tune when ``d`` is None).
+def simulated_metric(config: dict[str, Any]) -> float:
+    """The metric of a trial request drawn from its key's :class:`SimulatedCurve` (a full fine-tune when ``d`` is None).
 
     ``config[CURVES]`` maps subspace key ids to curve fields; a full fine-tune uses
     the curve of any key of its (task, model, checkpoint), as keys share their baseline.
@@ -93,5 +93,10 @@ def simulated_trial(config: dict[str, Any]) -> None:
         (c for k, c in curves.items() if SearchKey.from_id(k).baseline_key == key.baseline_key), None)
     if fields is None:
         raise KeyError(f"no simulated curve for key {key.id}; curves are given for {', '.join(curves)}")
-    metric = SimulatedCurve(**fields).metric(config["d"], config["lr"], config["seed"])
+    return SimulatedCurve(**fields).metric(config["d"], config["lr"], config["seed"])
+
+
+def simulated_trial(config: dict[str, Any]) -> None:
+    """Report one :func:`simulated_metric`: a trial that costs nothing, with a known d90."""
+    metric = simulated_metric(config)
     tune.report({SCORE: metric, "primary": metric, "epoch": 1})
