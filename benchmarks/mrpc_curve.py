@@ -3,7 +3,8 @@
 Runs one ``raydim.train.train`` per (method, d, lr) and appends its result to a
 JSON-lines file, skipping runs already there (same settings hash), so an
 interrupted sweep continues where it stopped. ``--table`` prints the curve from
-the file without training. The default learning rate of a subspace run follows
+the file without training; ``--plot PNG`` draws it with the tuned full fine-tune,
+the d90 thresholds and the trivial baseline. The default learning rate of a subspace run follows
 ``lr = lr_ref · √(d_ref / d)`` (see docs/subspace.md: the useful rate falls like
 1/√d); ``--lr-factors`` adds runs at multiples of it.
 
@@ -61,6 +62,37 @@ def print_table(rows: list[dict]) -> None:
                   f"**{row['best']['primary']:.3f}** | {row['final']['metrics'][train_key]:.3f} | {row['seconds']:.0f} |")
 
 
+def plot(rows: list[dict], chance: float, path: str, ratio: float = 0.9) -> None:
+    """Best dev metric per d (over its learning rates), each run as a dot, next to the best full fine-tune,
+    the paper (ratio × full) and relative (chance + ratio × (full − chance)) thresholds and the trivial baseline."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    full = max(r["best"]["primary"] for r in rows if r["config"]["method"] == "full")
+    subspace = [r for r in rows if r["config"]["method"] != "full"]
+    best: dict[int, float] = {}
+    for r in subspace:
+        best[r["config"]["d"]] = max(best.get(r["config"]["d"], -math.inf), r["best"]["primary"])
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.scatter([r["config"]["d"] for r in subspace], [r["best"]["primary"] for r in subspace], s=12, color="0.6",
+               label="one run (lr)")
+    ax.plot(sorted(best), [best[d] for d in sorted(best)], "o-", color="C0",
+            label=f"{subspace[0]['config']['method'].upper()}, best lr")
+    ax.axhline(full, color="C2", label=f"full fine-tune, best lr ({full:.3f})")
+    ax.axhline(ratio * full, color="C2", ls="--", label=f"paper threshold {ratio:g} × full ({ratio * full:.3f})")
+    relative = chance + ratio * (full - chance)
+    ax.axhline(relative, color="C1", ls="--", label=f"relative threshold ({relative:.3f})")
+    ax.axhline(chance, color="0.3", ls=":", label=f"trivial baseline ({chance:.3f})")
+    ax.set_xscale("log")
+    ax.set_xlabel("subspace dimension d")
+    ax.set_ylabel(f"dev {rows[0]['primary_metric']} (best epoch)")
+    ax.set_title(f"{rows[0]['task']}, {rows[0]['config']['model']}, {rows[0]['config']['epochs']} epochs")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", default="mrpc")
@@ -78,9 +110,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", required=True, help="JSON-lines file; runs already in it are skipped")
     parser.add_argument("--table", action="store_true", help="only print the table of the runs in --out")
+    parser.add_argument("--plot", metavar="PNG", help="also draw the curve into this file (needs the task's data)")
     args = parser.parse_args()
 
-    if not args.table:
+    if not (args.table or args.plot):
         set_threads(args.threads)
         done = load_done(args.out)
         for config in planned_configs(args):
@@ -92,7 +125,12 @@ def main() -> None:
                 f.write(json.dumps(row, default=str) + "\n")
             print(f"{config.method} d={config.d} lr={config.lr:g}: best {result.best.primary:.3f} "
                   f"({result.seconds:.0f} s)", flush=True)
-    print_table(list(load_done(args.out).values()))
+    rows = list(load_done(args.out).values())
+    print_table(rows)
+    if args.plot:
+        data = DataSpec(task=args.task, data_dir=args.data_dir).load()
+        chance = data.trivial_baselines()[data.task.primary_split][data.task.primary_metric]
+        plot(rows, chance, args.plot)
 
 
 if __name__ == "__main__":
