@@ -21,7 +21,7 @@ import time
 import numba
 import torch
 
-from raydim.subspace.fastfood import Fastfood, draw_blocks
+from raydim.subspace.fastfood import Fastfood
 from raydim.subspace.fwht import fwht_raw
 
 MINILM_L6_2_LABELS = 22_713_216  # all-MiniLM-L6-v2 (22,713,216 trainable parameters with a 2-label head)
@@ -39,8 +39,10 @@ class PaddedFastfood:
     def __init__(self, seed: int, d: int, D: int) -> None:
         self.d, self.D = d, D
         self.N = 1 << (D - 1).bit_length()
-        signs, perm, gauss = draw_blocks(seed, self.N, 1, d)
-        self.signs, self.perm, self.gauss = signs[0].float(), perm[0].long(), gauss[0].float()  # (d,), (N,), (N,)
+        gen = torch.Generator().manual_seed(seed)  # its own diagonals: it is timed, never compared with raydim's P
+        self.signs = torch.randint(0, 2, (d,), generator=gen).float().mul_(2).sub_(1)  # (d,) ±1
+        self.perm = torch.randperm(self.N, generator=gen)  # (N,)
+        self.gauss = torch.randn(self.N, generator=gen)  # (N,)
         self.scale = (self.N * D) ** -0.5
         self.x, self.y = torch.empty(self.N), torch.empty(self.N)  # reused work buffers
 
