@@ -66,8 +66,7 @@ def fine_tune(config: dict[str, Any]) -> None:
         best = run.best  # history includes the resumed epochs and this one
         metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
                    "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
-                   "best": asdict(best), "D": run.D, "num_trainable": run.num_trainable,
-                   "train_size": run.train_size, "device": run.device, "primary_metric": run.primary_metric}
+                   "best": asdict(best), **_run_facts(run)}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
@@ -75,10 +74,13 @@ def fine_tune(config: dict[str, Any]) -> None:
     try:
         train(train_config, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
     except TrainingDiverged as e:
-        run = runs[0]
-        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(run.history), "D": run.D,
-                     "num_trainable": run.num_trainable, "train_size": run.train_size, "device": run.device,
-                     "primary_metric": run.primary_metric})
+        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **_run_facts(runs[0])})
+
+
+def _run_facts(run: TrainResult) -> dict[str, Any]:
+    """What the run is, reported with every result for the results store's row."""
+    return {"D": run.D, "num_trainable": run.num_trainable, "train_size": run.train_size, "device": run.device,
+            "primary_metric": run.primary_metric}
 
 
 def simulated_metric(config: dict[str, Any]) -> float:
