@@ -103,6 +103,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
         projection_seed=args.projection_seed, warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay,
         normalization=args.normalization, grouping=args.grouping, device=args.device, bf16=args.bf16,
+        group_by_length=args.group_by_length,
     )
     if args.output:
         check_writable(args.output)  # before minutes of training, not after
@@ -132,6 +133,7 @@ _SEARCH_OVERRIDES = {
     "max_eval_samples": ("data", "max_eval_samples"), "data_seed": ("data", "seed"),
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "max_length": ("train", "max_length"),
     "normalization": ("train", "normalization"), "device": ("train", "device"), "bf16": ("train", "bf16"),
+    "group_by_length": ("train", "group_by_length"),
     "strategy": ("search", "strategy"), "ratio": ("search", "ratio"), "threshold": ("search", "threshold"),
     "tolerance": ("search", "tolerance"), "d_min": ("search", "d_min"), "d_max": ("search", "d_max"),
     "max_trials": ("search", "max_trials"), "seed": ("search", "seed"),
@@ -261,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"alias, directory or hub id[@revision] (default: {DEFAULT_MODEL})")
     p.add_argument("--method", default="said", choices=list(METHODS), help="default: said")
     p.add_argument("--d", type=int, help="subspace dimension (did/said); d counts SAID's per-layer scales too")
-    p.add_argument("--lr", type=float, help="peak AdamW learning rate (default: the method's, see raydim train --help)")
+    p.add_argument("--lr", type=float, help="peak AdamW learning rate (default: full 1e-4; did/said 0.1 × √(10⁴/d))")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=128, help="tokens per example after truncation (default: 128)")
@@ -275,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grouping", default="layer", choices=["layer", "tensor"], help="SAID groups (default: layer)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+    p.add_argument("--group-by-length", action="store_true",
+                   help="batch train rows of similar length: less padding, about a third faster on GLUE pairs")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: the CPUs this process may use)")
     p.add_argument("--output", help="also write the result as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -310,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--normalization", choices=["global", "per_tensor"])
     g.add_argument("--device", help="auto, cpu, cuda")
     g.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+    g.add_argument("--group-by-length", action="store_true", help="batch train rows of similar length (faster)")
     g = p.add_argument_group("Ray")
     g.add_argument("--address", help="join a running cluster ('auto' on a cluster node); default: start Ray here")
     g.add_argument("--storage", help="results folder or s3://... URI (default: ~/ray_results)")

@@ -17,6 +17,7 @@ from raydim.errors import RaydimError
 from raydim.subspace.did import build_did
 from raydim.subspace.projected import SubspaceConfig
 from raydim.subspace.said import build_said
+from raydim.subspace_lr import REFERENCE_D, rescale_lr
 
 
 class TrainableMethod(Protocol):
@@ -62,12 +63,18 @@ class FullFineTune:
 class Method:
     name: str
     description: str
-    default_lr: float  # AdamW peak rate; provisional, from MRPC runs with minilm-l6 (docs/subspace.md)
+    default_lr: float  # AdamW peak rate (subspace methods: at d = REFERENCE_D), from MRPC runs (docs/subspace.md)
     build: Callable[[nn.Module, SubspaceConfig | None, str], TrainableMethod]
 
     @property
     def uses_subspace(self) -> bool:
         return self.name != "full"
+
+    def default_lr_at(self, d: int | None) -> float:
+        """The default peak rate; a subspace method's follows lr ∝ 1/√d (:mod:`raydim.subspace_lr`)."""
+        if not self.uses_subspace or d is None:
+            return self.default_lr
+        return rescale_lr(self.default_lr, REFERENCE_D, d)
 
 
 def _full(model: nn.Module, config: SubspaceConfig | None, model_name: str) -> TrainableMethod:

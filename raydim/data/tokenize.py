@@ -7,7 +7,8 @@ cache key is the data fingerprint plus the tokenizer's identity and vocabulary,
 so a changed file or a different model never reuses stale ids. Sequences are
 truncated, not padded: :func:`make_dataloader` pads each batch to its own longest
 sequence, which on GLUE's short sentences saves most of the compute of padding to
-``max_length``.
+``max_length``; with ``group_by_length`` it batches rows of similar length, which
+saves most of what is left (MRPC: 54 tokens per row instead of 80).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import datasets
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
 from raydim.data.loading import TaskData
@@ -111,9 +112,44 @@ def _save_atomically(tokenized: dict[str, datasets.Dataset], path: Path) -> None
 
 
 def make_dataloader(dataset: datasets.Dataset, tokenizer: PreTrainedTokenizerBase, batch_size: int,
-                    shuffle: bool = False, seed: int = 0) -> DataLoader:
-    """Batches padded to their own longest sequence; ``seed`` fixes the shuffle order."""
+                    shuffle: bool = False, seed: int = 0, group_by_length: bool = False) -> DataLoader:
+    """Batches padded to their own longest sequence; ``seed`` fixes the shuffle order.
+
+    ``group_by_length`` (with ``shuffle``) batches rows of similar length together
+    (:class:`LengthGroupedBatches`); the number of batches stays ⌈rows / batch_size⌉.
+    """
     collator = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+    rows = dataset.with_format("python")
+    if shuffle and group_by_length:
+        lengths = [len(ids) for ids in dataset["input_ids"]]
+        return DataLoader(rows, batch_sampler=LengthGroupedBatches(lengths, batch_size, seed), collate_fn=collator)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(dataset.with_format("python"), batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      collate_fn=collator)
+    return DataLoader(rows, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collator)
+
+
+class LengthGroupedBatches(Sampler[list[int]]):
+    """Random batches of rows of similar length, so padding each batch to its longest row costs little.
+
+    The rows are shuffled and cut into windows of ``window`` batches; each window
+    is sorted by length and batched, and all batches are then shuffled. Every row
+    is seen once per epoch in an order fixed by ``seed``, batch contents are random
+    within a window, and only the last window can leave a short batch. The same
+    scheme as ``transformers``' ``group_by_length``, without its longest-first batch.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int = 50) -> None:
+        self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, window
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        span = self.batch_size * self.window
+        batches = []
+        for start in range(0, len(order), span):
+            rows = sorted(order[start:start + span], key=self.lengths.__getitem__)
+            batches += [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+        for i in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[i]

@@ -5,7 +5,8 @@ trials leaves about one lr per d, so:
 
 * the first lr at a new d is *carried*: the winner at the nearest d where lrs were
   compared (else the nearest d's, else ``initial_lr``); the optimum drifts slowly
-  with d, so next door's winner is the best first guess;
+  with d, so next door's winner is the best first guess, rescaled by
+  (d_there / d)^``lr_scaling`` where the drift is known (global normalisation: 0.5);
 * a d that misses the threshold by less than ``lr_margin`` gets another lr, a step
   of ``lr_step`` from its best one. The direction comes from a per-key Optuna TPE
   study told every comparison so far: each lr's *regret* (its mean metric minus the
@@ -58,8 +59,9 @@ def carried_lr(history: KeyHistory, d: int, settings: SearchSettings) -> float:
     compared = [s for s in scores if len(s.lrs) > 1]
     pool = compared or scores
     if not pool:
-        return settings.initial_lr
-    return min(pool, key=lambda s: (abs(math.log(s.d / d)), -s.d)).best_lr
+        return settings.first_lr(d)
+    nearest = min(pool, key=lambda s: (abs(math.log(s.d / d)), -s.d))
+    return settings.carry_lr(nearest.best_lr, nearest.d, d)
 
 
 def propose_extra_lr(history: KeyHistory, d: int, best_lr: float, settings: SearchSettings,

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from raydim.errors import RaydimError
+from raydim.subspace_lr import REFERENCE_D, rescale_lr
 
 STRATEGY_NAMES = ("d90", "grid", "optuna")  # see raydim.search.policy.STRATEGIES
 THRESHOLD_KINDS = ("paper", "relative")
@@ -36,6 +37,7 @@ class SearchSettings:
     lr_low: float = 1e-4  # subspace learning rates are sampled in [lr_low, lr_high], log-uniformly
     lr_high: float = 1.0
     lr_init: float | None = None  # the first subspace lr of a key; None: the geometric middle of the range
+    lr_scaling: float = 0.0  # a carried lr is rescaled by (d_from / d_to)^this; lr_init is then the lr at d = 10⁴
     lrs_per_d: int = 3  # at most this many lrs at one d, the extra ones only for a near miss
     lr_step: float = 3.0  # an extra lr at a d is at least this factor away from the ones tried there
     lr_margin: float = 0.02  # "near miss": best score within this of the threshold, below it
@@ -72,6 +74,8 @@ class SearchSettings:
         check(0 < self.lr_low < self.lr_high, "lr_low", f"must be positive and below lr_high={self.lr_high}")
         check(self.lr_init is None or self.lr_low <= self.lr_init <= self.lr_high, "lr_init",
               f"must lie in [lr_low, lr_high] = [{self.lr_low}, {self.lr_high}], or be None")
+        check(0 <= self.lr_scaling <= 2, "lr_scaling",
+              "must be in [0, 2]: 0 carries lrs unchanged, 0.5 scales them like 1/√d")
         check(self.lrs_per_d >= 1, "lrs_per_d", "must be at least 1")
         check(self.lr_step > 1, "lr_step", "must exceed 1, e.g. 3 for lr × 3 or lr / 3")
         check(self.lr_margin >= 0, "lr_margin", "must be >= 0 (0 never tries a second lr)")
@@ -84,7 +88,16 @@ class SearchSettings:
 
     @property
     def initial_lr(self) -> float:
+        """The first lr of a key, meant at d = ``REFERENCE_D`` where ``lr_scaling`` > 0."""
         return self.lr_init if self.lr_init is not None else math.sqrt(self.lr_low * self.lr_high)
+
+    def carry_lr(self, lr: float, from_d: float, to_d: float) -> float:
+        """``lr``, found good at ``from_d``, as a first guess at ``to_d``: rescaled, kept in [lr_low, lr_high]."""
+        return min(max(rescale_lr(lr, from_d, to_d, self.lr_scaling), self.lr_low), self.lr_high)
+
+    def first_lr(self, d: float) -> float:
+        """A key's first subspace lr, at ``d``: ``initial_lr`` carried there from d = ``REFERENCE_D``."""
+        return self.carry_lr(self.initial_lr, REFERENCE_D, d)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (tuples become lists); :meth:`from_dict` reverses it."""

@@ -15,6 +15,9 @@ from raydim.subspace.layout import GROUPINGS
 from raydim.subspace.projected import NORMALIZATIONS, SubspaceConfig
 
 
+LATER_OPTIONS = {"group_by_length": False}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A fine-tune of ``model`` on ``data`` with ``method`` at subspace dimension ``d``.
@@ -22,7 +25,9 @@ class TrainConfig:
     ``seed`` draws the new head, the batch order and dropout; the subspace P is
     drawn from ``projection_seed`` (default: ``seed``). ``lr=None`` takes the
     method's default (subspace training wants far larger rates than full
-    fine-tuning).
+    fine-tuning, and smaller ones the larger d is: 0.1 × √(10⁴/d)).
+    ``group_by_length`` batches training rows of similar length together: the
+    same epochs for about two thirds of the compute on GLUE's sentence pairs.
     """
 
     data: DataSpec = field(default_factory=DataSpec)
@@ -44,6 +49,7 @@ class TrainConfig:
     train_eval_samples: int = 1000
     device: str = "auto"
     bf16: bool = False
+    group_by_length: bool = False
 
     def __post_init__(self) -> None:
         errors = []
@@ -76,7 +82,7 @@ class TrainConfig:
 
     @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else get_method(self.method).default_lr
+        return self.lr if self.lr is not None else get_method(self.method).default_lr_at(self.d)
 
     def subspace(self) -> SubspaceConfig | None:
         if self.d is None:
@@ -96,8 +102,15 @@ class TrainConfig:
         return cls(data=data, **values)
 
     def settings_hash(self) -> str:
-        """Identifies the result this config defines (device and eval batch size do not change it)."""
+        """Identifies the result this config defines (device and eval batch size do not change it).
+
+        Options added since the first release are left out while at their
+        default, so rows stored before them keep their hash and are reused.
+        """
         values = self.to_dict()
         for irrelevant in ("device", "eval_batch_size"):
             values.pop(irrelevant)
+        for added, default in LATER_OPTIONS.items():
+            if values[added] == default:
+                values.pop(added)
         return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -172,7 +172,7 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
         epoch_started = time.perf_counter()
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout
         loader = make_dataloader(train_set, tokenizer, config.batch_size, shuffle=True,
-                                 seed=config.seed * 100_003 + epoch)
+                                 seed=config.seed * 100_003 + epoch, group_by_length=config.group_by_length)
         model.train()
         loss_sum, batches = 0.0, 0
         for batch in loader:

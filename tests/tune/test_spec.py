@@ -112,8 +112,8 @@ def test_template_builds_each_trials_train_config():
     config = template.train_config({"trial_id": "t", "task": "rte", "model": "minilm-l6",
                                     "checkpoint": "random-init", "method": "said", "d": 500, "lr": 0.1, "seed": 2})
     assert (config.data.task, config.data.max_train_samples) == ("rte", 64)
-    assert (config.model, config.d, config.lr, config.seed, config.epochs) == ("minilm-l6@random-init", 500, 0.1,
-                                                                               2, 1)
+    assert (config.model, config.d, config.lr, config.seed, config.epochs, config.group_by_length) == (
+        "minilm-l6@random-init", 500, 0.1, 2, 3, True)
 
 
 def test_template_refuses_per_trial_settings():
