@@ -20,7 +20,7 @@ from raydim.search.settings import SearchSettings
 from raydim.search.trials import KeyHistory, Point
 
 
-CONFIRM_RESERVE = 2  # trials the k-section leaves for another lr or seed at the bracket's ends
+CONFIRM_RESERVE = 2  # trials the k-section leaves for another lr or seed at the bracket's ends (if it may add any)
 
 
 class D90Search:
@@ -65,10 +65,12 @@ class D90Search:
 
         Cutting (lo, hi) down to 1 + tolerance takes ⌈log(span) / log(k + 1)⌉
         rounds of k trials; with ``max_trials`` close, a narrower k-section gets
-        there on fewer trials (two are kept for the bracket's ends).
+        there on fewer trials (two are kept for the bracket's ends, unless one lr
+        and one seed per d leave nothing to confirm).
         """
         s = self.settings
-        left = s.max_trials - len(history.records) - CONFIRM_RESERVE
+        confirms = s.lrs_per_d > 1 or s.seeds_per_d > 1
+        left = s.max_trials - len(history.records) - (CONFIRM_RESERVE if confirms else 0)
         span = max(math.log(hi / lo) / math.log(1 + s.tolerance), 2.0)
         for k in range(s.parallelism, 1, -1):
             if math.ceil(math.log(span) / math.log(k + 1)) * k <= left:

@@ -91,3 +91,19 @@ def test_trial_budget_is_respected():
     curve = random_curve(np.random.default_rng(11))
     _, result, _ = search(curve, max_trials=9, lr_init=None, lr_low=1e-4, lr_high=1.0)
     assert result.trials_used == 9 and "budget_exhausted" in result.flags
+
+
+@pytest.mark.parametrize(("seeds_per_d", "expected"), [(1, 1), (3, 0)])
+def test_small_budget_keeps_both_slots_busy_when_nothing_is_left_to_confirm(seeds_per_d, expected):
+    # The quick CPU profile's shape (8 trials, one lr and one seed per d): the baseline and a failing
+    # d are in, one d runs. With nothing to confirm, no trials are held back and the free slot is used;
+    # with extra seeds possible, two are kept for them and the k-section narrows to bisection.
+    settings = SearchSettings(d_min=300, d_max=30_000, tolerance=1.0, max_trials=8, parallelism=2,
+                              baseline_lrs=(1e-4,), lrs_per_d=1, seeds_per_d=seeds_per_d, lr_init=0.1)
+    policy = SearchPolicy([KeyTarget(KEY, chance=0.684)], settings)
+    baseline, first = sorted(policy.propose(2), key=lambda r: r.d is not None)
+    policy.record_result(first.trial_id, 0.70)
+    [second] = policy.propose(1)
+    policy.record_result(baseline.trial_id, 0.794)
+    assert len(policy.propose(1)) == expected
+    assert second.d > first.d

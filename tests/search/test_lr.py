@@ -28,6 +28,15 @@ def test_nearest_d_is_carried_before_any_comparison():
     assert carried_lr(h, 800, SETTINGS) == 0.05
 
 
+def test_carried_lrs_scale_like_one_over_sqrt_d_when_asked():
+    scaled = SearchSettings(lr_low=1e-3, lr_high=1.0, lr_init=0.1, lr_scaling=0.5)
+    assert math.isclose(carried_lr(history(), 2500, scaled), 0.2)  # lr_init is meant at d = 10⁴
+    h = history((100, 0.02, 0.70), (1000, 0.05, 0.85))
+    assert math.isclose(carried_lr(h, 4000, scaled), 0.05 / 2)  # from the nearest d, 1000: 4× the d, half the lr
+    assert carried_lr(history(), 10, scaled) == 1.0  # kept inside [lr_low, lr_high]
+    assert carried_lr(history(), 2500, SETTINGS) == SETTINGS.initial_lr  # lr_scaling 0: carried unchanged
+
+
 def test_extra_lr_is_one_step_from_the_best_and_never_repeats():
     h = history((100, 0.01, 0.70))
     first = propose_extra_lr(h, 100, 0.01, SETTINGS, KEY.id)

@@ -27,6 +27,7 @@ def test_every_error_is_reported_at_once_naming_field_value_and_fix():
     ("lr_low", 2.0, "below lr_high"),
     ("lr_init", 10.0, "must lie in [lr_low, lr_high]"),
     ("lr_step", 1.0, "must exceed 1"),
+    ("lr_scaling", -0.5, "must be in [0, 2]"),
     ("seeds_per_d", 0, "at least 1"),
     ("noise_sd", 0.0, "must be > 0"),
     ("max_retries", -1, ">= 0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -81,6 +82,21 @@ def test_config_errors_are_collected() -> None:
         TrainConfig(method="full", lr=float("inf"))
     with pytest.raises(RaydimError, match="unknown method 'lora'"):
         TrainConfig(method="lora")
+
+
+def test_default_subspace_lr_falls_like_one_over_sqrt_d() -> None:
+    assert TrainConfig(method="said", d=10_000).learning_rate == pytest.approx(0.1)
+    assert TrainConfig(method="did", d=100).learning_rate == pytest.approx(1.0)
+    assert TrainConfig(method="said", d=100, lr=0.3).learning_rate == 0.3
+    assert TrainConfig(method="full").learning_rate == 1e-4
+
+
+def test_options_added_later_keep_old_hashes_at_their_default(setup) -> None:
+    config = _config(setup)
+    old_style = {k: v for k, v in config.to_dict().items() if k not in ("device", "eval_batch_size", "group_by_length")}
+    assert config.settings_hash() == hashlib.sha256(json.dumps(old_style, sort_keys=True, default=str).encode()
+                                                    ).hexdigest()[:16]
+    assert _config(setup, group_by_length=True).settings_hash() != config.settings_hash()
 
 
 def test_config_round_trips_through_a_plain_dict(setup) -> None:
