@@ -45,11 +45,12 @@ def test_full_fine_tune_learns_too(setup) -> None:
     assert result.best.metrics["validation/accuracy"] >= 0.9
 
 
-def test_resume_matches_uninterrupted(setup) -> None:
-    config = _config(setup, method="did", epochs=2)
+@pytest.mark.parametrize("group_by_length", [False, True])
+def test_resume_matches_uninterrupted(setup, group_by_length) -> None:
+    config = _config(setup, method="did", epochs=2, group_by_length=group_by_length)
     uninterrupted = train(config, progress=False)
     states = []
-    first = train(_config(setup, method="did", epochs=2), progress=False,
+    first = train(config, progress=False,
                   on_epoch=lambda metrics, state: states.append(state()) if metrics.epoch == 1 else None)
     resumed = train(config, resume=states[0], progress=False)
     assert [e.metrics for e in resumed.history] == [e.metrics for e in uninterrupted.history]
@@ -110,11 +111,13 @@ def test_raydim_train_cli(setup, tmp_path: Path, capsys) -> None:
     output = tmp_path / "result.json"
     code = main(["train", "--task", "sentiment", "--model", model, "--method", "said", "--d", "32", "--lr", "0.3",
                  "--epochs", "2", "--batch-size", "16", "--max-length", "16", "--train-file", data.train_file,
-                 "--eval-file", data.eval_file, "--text-columns", "text", "--quiet", "--output", str(output)])
+                 "--eval-file", data.eval_file, "--text-columns", "text", "--quiet", "--output", str(output),
+                 "--group-by-length"])
     out = capsys.readouterr().out
     assert code == 0
     assert "said d=32 (trainable 32 of D=" in out and "sentiment: accuracy best" in out
     saved = json.loads(output.read_text())
+    assert saved["config"]["group_by_length"] is True
     assert saved["best"]["primary"] == max(e["primary"] for e in saved["history"])
 
 

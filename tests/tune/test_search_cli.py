@@ -75,3 +75,12 @@ class _no_exit:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_command_line_training_options_reach_every_trial():
+    from raydim.cli import build_parser, search_spec_from_args
+
+    args = build_parser().parse_args(["search", "--epochs", "2", "--group-by-length", "--max-trials", "5"])
+    spec = search_spec_from_args(args)
+    assert spec.train["epochs"] == 2 and spec.train["group_by_length"] is True
+    assert spec.search["max_trials"] == 5 and spec.search["lr_scaling"] == 0.5  # the rest: the quick profile
