@@ -38,7 +38,7 @@ QUICK_TRAIN = {"epochs": 3, "batch_size": 32, "max_length": 128, "train_eval_sam
 QUICK_SEARCH = {
     "strategy": "d90", "ratio": 0.9, "threshold": "paper", "d_min": 300, "d_max": 30_000, "tolerance": 1.0,
     "baseline_lrs": [1e-4], "baseline_seeds": 1, "lr_low": 0.01, "lr_high": 1.0, "lr_init": 0.1, "lr_scaling": 0.5,
-    "lrs_per_d": 1, "seeds_per_d": 2, "max_trials": 10,
+    "lrs_per_d": 1, "seeds_per_d": 1, "max_trials": 8,
 }
 
 
