@@ -77,6 +77,9 @@ class TrainConfig:
             errors.append(f"grouping must be one of {', '.join(GROUPINGS)}, got {self.grouping!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             errors.append(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        for name in ("bf16", "group_by_length"):  # a YAML typo such as `maybe` would otherwise read as true
+            if not isinstance(getattr(self, name), bool):
+                errors.append(f"{name} must be true or false, got {getattr(self, name)!r}")
         if errors:
             raise RaydimError("; ".join(errors))
 

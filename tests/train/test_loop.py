@@ -83,6 +83,8 @@ def test_config_errors_are_collected() -> None:
         TrainConfig(method="full", lr=float("inf"))
     with pytest.raises(RaydimError, match="unknown method 'lora'"):
         TrainConfig(method="lora")
+    with pytest.raises(RaydimError, match="group_by_length must be true or false, got 'maybe'"):
+        TrainConfig(method="full", group_by_length="maybe")
 
 
 def test_default_subspace_lr_falls_like_one_over_sqrt_d() -> None:
