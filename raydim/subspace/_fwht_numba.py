@@ -180,24 +180,27 @@ def _signed(bits, values, out, count):
 
 
 @kernel
-def fastfood_forward(theta, signs, gauss_signs, perm, gauss, bounds, scales, base, out, num_chunks):
-    """out ← base + scale ⊙ P·θ: block b writes (H·G_b·Π_b·H·B_b·θ_pad)[:D − b·n] to out[b·n:(b+1)·n].
+def fastfood_forward(theta, first_row, signs, gauss_signs, perm, gauss, bounds, scales, base, out, num_chunks):
+    """out ← base + scale ⊙ (rows first_row … first_row + len(out) of P)·θ, so only the blocks those
+    rows touch run: block b holds rows [b·n, (b+1)·n) of P, (H·G_b·Π_b·H·B_b·θ_pad), truncated at D.
 
     theta (d,); signs (num_blocks, ⌈d/8⌉) and gauss_signs (num_blocks, ⌈n/8⌉) packed ±1 bits; perm
     and gauss (K, n), block b using row b mod K, so G_b = gauss_signs_b ⊙ gauss_{b mod K}; bounds
-    (S+1,) segment edges over D, scales (S,); base (D,), or (0,) for none; out (D,). The blocks are cut into `num_chunks` contiguous ranges, each
-    with its own n-float buffers that stay in L1/L2 while a block is transformed.
+    (S+1,) segment edges over D, scales (S,); base like out, or (0,) for none. The blocks are cut
+    into `num_chunks` contiguous ranges, each with its own n-float buffers that stay in L1/L2 while
+    a block is transformed.
     """
     d = theta.shape[0]
-    num_blocks = signs.shape[0]
     num_pool, n = gauss.shape
-    D = out.shape[0]
-    has_base = base.shape[0] == D
+    last_row = first_row + out.shape[0]
+    first_block = first_row // n
+    num_blocks = (last_row - 1) // n + 1 - first_block
+    has_base = base.shape[0] == out.shape[0]
     for c in prange(num_chunks):
         x = np.empty(n, np.float32)
         y = np.empty(n, np.float32)
         g = np.empty(n, np.float32)  # G_b, unpacked once per block so the gather loop stays vectorised
-        for b in range((c * num_blocks) // num_chunks, ((c + 1) * num_blocks) // num_chunks):
+        for b in range(first_block + (c * num_blocks) // num_chunks, first_block + ((c + 1) * num_blocks) // num_chunks):
             sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
             _signed(qb, gb, g, n)
             _signed(sb, theta, x, d)  # B_b·θ, zero-padded to n
@@ -207,14 +210,14 @@ def fastfood_forward(theta, signs, gauss_signs, perm, gauss, bounds, scales, bas
             for i in range(n):  # G_b·Π_b, with (Π x)_i = x[π(i)]
                 y[i] = x[pb[i]] * g[i]
             fwht_inplace(y, n)
-            start = b * n
-            stop = min(start + n, D)
+            start = max(b * n, first_row)
+            stop = min(b * n + n, last_row)
             k = _first_segment(bounds, start)
             while k < scales.shape[0] and bounds[k] < stop:
                 lo, hi, s = max(start, bounds[k]), min(stop, bounds[k + 1]), scales[k]
-                o, yk = out[lo:hi], y[lo - start : hi - start]
+                o, yk = out[lo - first_row : hi - first_row], y[lo - b * n : hi - b * n]
                 if has_base:
-                    bk = base[lo:hi]
+                    bk = base[lo - first_row : hi - first_row]
                     for i in range(hi - lo):
                         o[i] = bk[i] + s * yk[i]
                 else:

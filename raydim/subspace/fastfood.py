@@ -179,38 +179,47 @@ class Fastfood:
         out: torch.Tensor,
         base: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
+        start: int | None = None,
     ) -> torch.Tensor:
-        """out ← P·θ_d, or base + w ⊙ P·θ_d (θ = θ₀ + λ ⊙ P·θ_d in one pass over D); returns out.
+        """out ← P·θ_d, or base + w ⊙ P·θ_d (θ = θ₀ + λ ⊙ P·θ_d in one pass); returns out.
 
-        theta_d (d,), out and base (D,), all on this Fastfood's device; weights (S,), one factor per
-        segment (SAID's λ of each tensor's group), folded into the row scales so no D-sized
-        P·θ_d is ever held. `out` is written in place, so a buffer allocated once is reused: a fresh
-        D-float tensor per step would pay page faults. No autograd graph is recorded;
+        theta_d (d,); out and base (D,), or, given `start`, (len,): the rows [start, start + len)
+        of P, so one layer's slice of θ costs only the blocks its rows touch; weights (S,),
+        one factor per segment (SAID's λ of each tensor's group), folded into the row scales so
+        no D-sized P·θ_d is ever held. All on this Fastfood's device. `out` is written in place,
+        so a buffer allocated once can be reused. No autograd graph is recorded;
         `fastfood_project` is the differentiable form.
         """
+        if start is None:
+            start, rows = 0, self.D
+        else:
+            self._check_rows("out", out, start)
+            rows = out.numel()
         self._check("theta_d", theta_d, self.d, theta_d.dtype)
-        self._check("out", out, self.D, theta_d.dtype)
+        self._check("out", out, rows, theta_d.dtype)
         if base is not None:
-            self._check("base", base, self.D, theta_d.dtype)
+            self._check("base", base, rows, theta_d.dtype)
         scales = self.scales
         if weights is not None:
             self._check("weights", weights, self.num_segments, torch.float32)
             scales = self.scales * weights.detach()  # (S,)
+        stop = start + rows
         if self._native(theta_d, out, *(() if base is None else (base,))):
             kernels = native_kernels()
             base_or_empty = out[:0] if base is None else base  # the kernel reads a (0,) base as "none"
-            chunks = kernels.num_chunks(self.num_blocks)
+            chunks = kernels.num_chunks((stop - 1) // self.n + 1 - start // self.n)
             theta_np, base_np, out_np = (t.detach().numpy() for t in (theta_d, base_or_empty, out))  # Parameters too
-            kernels.fastfood_forward(theta_np, *self._tables(scales), base_np, out_np, chunks)
+            kernels.fastfood_forward(theta_np, start, *self._tables(scales), base_np, out_np, chunks)
             return out
-        for start, stop, blocks in self._torch_chunks(0, self.D):
+        for lo, hi, blocks in self._torch_chunks(start, stop):
             x = theta_d.new_zeros(blocks.stop - blocks.start, self.n)  # (k, n)
             x[:, : self.d] = unpack_signs(self.signs[blocks], self.d).to(theta_d.dtype) * theta_d
             x = fwht_torch(x)  # (k, n): H·B_b·θ_pad
             pool = self._pool(blocks)
             y = torch.gather(x, 1, self.perm[pool].long()) * self._gauss(blocks, pool, theta_d.dtype)  # (k, n)
-            y = fwht_torch(y).view(-1)[: stop - start] * self._row_scales(scales, start, stop, theta_d.dtype)  # (rows,)
-            out[start:stop] = y if base is None else base[start:stop] + y
+            first = lo - blocks.start * self.n
+            y = fwht_torch(y).view(-1)[first : first + hi - lo] * self._row_scales(scales, lo, hi, theta_d.dtype)
+            out[lo - start : hi - start] = y if base is None else base[lo - start : hi - start] + y  # (rows,)
         return out
 
     @torch.no_grad()
@@ -221,11 +230,7 @@ class Fastfood:
         zero elsewhere): then only the blocks those rows touch are transformed, so a model's
         gradient can be pulled back tensor by tensor as backward produces it. out_d (d,).
         """
-        if not 0 <= start < self.D or grad.dim() != 1 or not 0 < grad.numel() <= self.D - start:
-            raise ValueError(
-                f"Fastfood(d={self.d}, D={self.D}): grad must be a 1-D tensor of rows [start, start + len) "
-                f"within [0, {self.D}), got {tuple(grad.shape)} at start={start}"
-            )
+        self._check_rows("grad", grad, start)
         self._check("grad", grad, grad.numel(), grad.dtype)
         self._check("out_d", out_d, self.d, grad.dtype)
         stop = start + grad.numel()
@@ -247,6 +252,14 @@ class Fastfood:
             y = fwht_torch(torch.zeros_like(x).scatter_(1, self.perm[pool].long(), x))  # (k, n): H·Π_bᵀ·…
             acc += (y[:, : self.d] * unpack_signs(self.signs[blocks], self.d)).sum(0, dtype=acc_dtype)  # (d,)
         return out_d.copy_(acc)
+
+    def _check_rows(self, name: str, t: torch.Tensor, start: int) -> None:
+        """`t` must be a 1-D tensor of rows [start, start + len) within P's D rows."""
+        if not 0 <= start < self.D or t.dim() != 1 or not 0 < t.numel() <= self.D - start:
+            raise ValueError(
+                f"Fastfood(d={self.d}, D={self.D}): {name} must be a 1-D tensor of rows [start, start + len) "
+                f"within [0, {self.D}), got {tuple(t.shape)} at start={start}"
+            )
 
     def _check(self, name: str, t: torch.Tensor, size: int, dtype: torch.dtype) -> None:
         if t.shape != (size,) or t.dtype != dtype or t.device != self.device:

@@ -91,7 +91,6 @@ def train_step(method: TrainableMethod, optimizer: torch.optim.Optimizer, batch:
                max_grad_norm: float | None = 1.0, autocast_dtype: torch.dtype | None = None) -> float:
     """One optimiser step on one batch; returns the loss. Shared with the step benchmark."""
     # forward / backward through θ = θ₀ + λ·P·θ_d (or plain θ for full)
-    method.before_forward()
     device_type = batch["input_ids"].device.type
     with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
         loss = method.model(**batch).loss
@@ -148,8 +147,8 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
 
     # model and method
     model = load_model(ref, task.num_labels, seed=config.seed).to(device)
+    D = sum(p.numel() for p in model.parameters() if p.requires_grad)  # noqa: N806 - before a subspace freezes them
     method: TrainableMethod = get_method(config.method).build(model, config.subspace(), str(ref))
-    D = sum(p.numel() for p in model.parameters() if p.requires_grad)  # noqa: N806
     optimizer = torch.optim.AdamW(method.trainable_parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
@@ -189,7 +188,6 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / batches:.4f}")
         # evaluate
-        method.before_forward()
         metrics = {}
         for split, eval_loader in eval_loaders.items():
             for name, value in evaluate(model, eval_loader, task, device, autocast_dtype).items():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 import torch
+from torch import nn
 from torch.func import functional_call
 
 from raydim.errors import RaydimError
@@ -24,7 +27,6 @@ def test_step0_equals_pretrained(method: str) -> None:
     reference = tiny_model().eval()
     wrapped = _wrap(method)
     wrapped.model.eval()
-    wrapped.before_forward()
     with torch.no_grad():
         assert torch.equal(wrapped(**BATCH).logits, reference(**BATCH).logits)
 
@@ -59,6 +61,36 @@ def _explicit_projection(wrapped: SubspaceModel) -> torch.Tensor:
     return torch.stack(columns, dim=1)
 
 
+def _check_gradients(wrapped: SubspaceModel, reference: nn.Module, kwargs: dict, spoil_arena: bool = False) -> None:
+    """raydim's ∂L/∂θ_d and ∂L/∂λ equal autograd's through θ = θ₀ + λ ⊙ (P·θ_d) with P explicit, on
+    `reference` (a fresh copy of the wrapped model). `spoil_arena` fills the lent weights with NaN
+    between forward and backward: backward must recompute what it needs instead of reading them."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        wrapped.theta_d.normal_()
+        if wrapped.lambdas is not None:
+            wrapped.lambdas.uniform_(0.5, 1.5)
+    P = _explicit_projection(wrapped)
+    theta_d = wrapped.theta_d.detach().clone().requires_grad_()
+    lambdas = (wrapped.lambdas if wrapped.lambdas is not None else torch.ones(1)).detach().clone().requires_grad_()
+    group_of = torch.tensor([s.group if wrapped.lambdas is not None else 0
+                             for s in wrapped.layout.segments for _ in range(s.numel)])
+    theta = wrapped.theta0.clone() + lambdas[group_of] * (P @ theta_d)
+    shapes = {name: p.shape for name, p in reference.named_parameters()}
+    params = {s.name: theta[s.start:s.stop].view(shapes[s.name]) for s in wrapped.layout.segments}
+    functional_call(reference, params, args=(), kwargs=kwargs).loss.backward()
+    assert torch.allclose(wrapped.materialize(), theta.detach(), atol=1e-6)
+    loss = wrapped(**kwargs).loss
+    if spoil_arena:
+        wrapped._arena.fill_(float("nan"))
+    loss.backward()
+    wrapped.after_backward()
+    # float32 sums of many terms on both sides (the torch path's FWHT included): agree to ~1e-4
+    assert torch.allclose(wrapped.theta_d.grad, theta_d.grad, rtol=3e-4, atol=1e-5)
+    if wrapped.lambdas is not None:
+        assert torch.allclose(wrapped.lambdas.grad, lambdas.grad, rtol=3e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("method", ["did", "said"])
 @pytest.mark.parametrize("normalization", ["per_tensor", "global"])
 @pytest.mark.parametrize("backend", ["auto", "torch"])
@@ -73,31 +105,81 @@ def test_gradients_match_autograd_through_explicit_p(
     wrapped = _wrap(method, d=24, normalization=normalization)
     wrapped.projection.backend = backend
     wrapped.model.eval()  # no dropout: both passes must see the same function
-    torch.manual_seed(1)
-    with torch.no_grad():
-        wrapped.theta_d.normal_()
-        if wrapped.lambdas is not None:
-            wrapped.lambdas.uniform_(0.5, 1.5)
-    P = _explicit_projection(wrapped)
-    # reference: θ = θ₀ + λ_expanded ⊙ (P θ_d), differentiated by autograd
-    theta_d = wrapped.theta_d.detach().clone().requires_grad_()
-    lambdas = (wrapped.lambdas if wrapped.lambdas is not None else torch.ones(1)).detach().clone().requires_grad_()
-    group_of = torch.tensor([s.group if wrapped.lambdas is not None else 0
-                             for s in wrapped.layout.segments for _ in range(s.numel)])
-    theta = wrapped.theta0 + lambdas[group_of] * (P @ theta_d)
-    params = {s.name: theta[s.start:s.stop].view_as(p)
-              for s, (_, p) in zip(wrapped.layout.segments, wrapped.model.named_parameters())}
-    functional_call(wrapped.model, params, args=(), kwargs=BATCH).loss.backward()
-    # raydim's explicit step
-    wrapped.before_forward()
-    assert torch.allclose(wrapped.theta, theta.detach(), atol=1e-6)
-    wrapped(**BATCH).loss.backward()
-    wrapped.after_backward()
-    # float32 sums of many terms on both sides (the torch path's FWHT included): agree to ~1e-4
-    assert torch.allclose(wrapped.theta_d.grad, theta_d.grad, rtol=3e-4, atol=1e-5)
-    if wrapped.lambdas is not None:
-        assert torch.allclose(wrapped.lambdas.grad, lambdas.grad, rtol=3e-4, atol=1e-5)
-    assert all(p.grad is None for p in wrapped.model.parameters())  # each ∂L/∂θ_k freed once pulled back
+    _check_gradients(wrapped, tiny_model().eval(), BATCH, spoil_arena=True)
+    assert all(p.grad is None for p in wrapped.model.parameters())  # nothing accumulates over D
+
+
+def test_training_never_writes_the_model_weights() -> None:
+    """θ₀ stays the model's own parameters; θ exists only layer by layer inside the forward."""
+    wrapped, pretrained = _wrap("said", d=24), tiny_model()
+    optimizer = torch.optim.AdamW(wrapped.trainable_parameters(), lr=0.1)
+    for _ in range(2):
+        wrapped(**BATCH).loss.backward()
+        wrapped.after_backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    for (name, p), (_, p0) in zip(wrapped.model.named_parameters(), pretrained.named_parameters()):
+        assert isinstance(p, nn.Parameter) and not p.requires_grad and torch.equal(p, p0), name
+    assert not torch.equal(wrapped.materialize(), wrapped.theta0)  # θ did move
+    # only one layer's rows are ever lent at a time: the arena is the largest unit, not D
+    assert wrapped._arena.numel() < wrapped.layout.D / 2
+
+
+class _Output(NamedTuple):
+    logits: torch.Tensor
+    loss: torch.Tensor
+
+
+class _Encoder(nn.Module):
+    """Layers plus an encoder-wide weight its forward reads directly, like DeBERTa's relative positions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+        self.shared = nn.Parameter(torch.randn(4, 4) / 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = torch.tanh(layer(x) + nn.functional.linear(x, self.shared))
+        return x
+
+
+class _Toy(nn.Module):
+    """An encoder, then a head tied to the encoder's first layer (one Parameter, two modules)."""
+
+    def __init__(self, reads_across: bool = False) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.encoder = _Encoder()
+        self.head = nn.Linear(4, 4)
+        self.head.weight = self.encoder.layers[0].weight
+        self.reads_across = reads_across
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> _Output:
+        h = self.encoder(x)
+        logits = h @ self.encoder.layers[1].weight if self.reads_across else self.head(h)  # the first: outside its layer
+        return _Output(logits, nn.functional.cross_entropy(logits, labels))
+
+
+TOY_BATCH = {"x": torch.randn(3, 4, generator=torch.Generator().manual_seed(2)), "labels": torch.tensor([0, 3, 1])}
+
+
+@pytest.mark.parametrize("method", ["did", "said"])
+def test_tied_and_nested_weights_are_lent_where_they_are_read(method: str) -> None:
+    """A weight tied across modules is lent to each; an encoder-wide weight stays lent through the layers
+    nested in it, and backward recomputes both without mixing up their rows."""
+    wrapped = get_method(method).build(_Toy(), SubspaceConfig(d=12), "toy")
+    assert "head.weight" not in [s.name for s in wrapped.layout.segments]  # one parameter, trained once
+    _check_gradients(wrapped, _Toy(), TOY_BATCH, spoil_arena=True)
+
+
+def test_a_weight_read_outside_its_layer_is_a_clear_error() -> None:
+    wrapped = get_method("said").build(_Toy(reads_across=True), SubspaceConfig(d=12), "toy")
+    with pytest.raises(RaydimError, match="toy gave non-finite outputs at its first subspace forward.*--method full"):
+        wrapped(**TOY_BATCH)
+    assert isinstance(wrapped.model.encoder.layers[1].weight, nn.Parameter)  # given back after the error
+    with pytest.raises(RaydimError, match="encoder.layers.0 ran outside the model's forward"):
+        wrapped.model.encoder.layers[0](TOY_BATCH["x"])  # e.g. activation checkpointing
 
 
 def test_two_backward_passes_sum_their_gradients() -> None:
@@ -107,7 +189,6 @@ def test_two_backward_passes_sum_their_gradients() -> None:
         wrapped.model.eval()
         with torch.no_grad():
             wrapped.theta_d.fill_(0.1)
-        wrapped.before_forward()
         for _ in range(passes):
             wrapped(**BATCH).loss.backward()
         wrapped.after_backward()
@@ -120,12 +201,11 @@ def test_state_is_tiny_and_restores_the_model() -> None:
     with torch.no_grad():
         wrapped.theta_d.normal_()
         wrapped.lambdas.fill_(0.7)
-    wrapped.before_forward()
     state = wrapped.trainable_state()
     assert sum(t.numel() for t in state.values()) == 30
     fresh = _wrap("said", d=30)
     fresh.load_trainable_state(state)
-    assert torch.equal(fresh.theta, wrapped.theta)
+    assert torch.equal(fresh.materialize(), wrapped.materialize())
 
 
 def test_projection_seed_changes_the_subspace() -> None:

@@ -11,6 +11,7 @@ import pytest
 from raydim.cli import main
 from raydim.data.spec import DataSpec
 from raydim.errors import RaydimError
+from raydim.models import load_model, parse_model_ref
 from raydim.train import TrainConfig, train
 import raydim.train.loop
 from raydim.train.loop import TrainingDiverged, lr_at
@@ -36,6 +37,8 @@ def _config(setup, **overrides) -> TrainConfig:
 def test_said_learns_a_synthetic_task_at_small_d(setup) -> None:
     result = train(_config(setup), progress=False)
     assert result.num_trainable == 32
+    model = load_model(parse_model_ref(setup[0]), 2)
+    assert result.D == sum(p.numel() for p in model.parameters())  # counted before the subspace froze them
     assert result.best.metrics["validation/accuracy"] >= 0.95
 
 
