@@ -266,8 +266,8 @@ class SubspaceModel(nn.Module):
     def _lend(self, unit: _Unit, module: nn.Module, args) -> None:
         """Pre-hook of a unit's module: compute θ_u into the arena and lend its views as the parameters."""
         if not self._in_forward:  # e.g. activation checkpointing re-running a layer inside backward
-            raise RaydimError(f"{unit.name or 'the model'} ran outside the model's forward; subspace training "
-                              "computes each layer's weights only within it (activation checkpointing is not supported)")
+            raise RaydimError(f"{unit.name or 'the model'} ran outside the model's forward; subspace training computes "
+                              "each layer's weights only within it (activation checkpointing is not supported)")
         unit.top.append(self._top)
         self._top = max(self._top, unit.depth)
         parts: dict[int, torch.Tensor] = {}

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import pytest
 import torch
+import transformers
 from torch import nn
 from torch.func import functional_call
 
@@ -157,7 +158,8 @@ class _Toy(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> _Output:
         h = self.encoder(x)
-        logits = h @ self.encoder.layers[1].weight if self.reads_across else self.head(h)  # the first: outside its layer
+        # reads_across: a layer's weight used outside that layer's forward
+        logits = h @ self.encoder.layers[1].weight if self.reads_across else self.head(h)
         return _Output(logits, nn.functional.cross_entropy(logits, labels))
 
 
@@ -171,6 +173,46 @@ def test_tied_and_nested_weights_are_lent_where_they_are_read(method: str) -> No
     wrapped = get_method(method).build(_Toy(), SubspaceConfig(d=12), "toy")
     assert "head.weight" not in [s.name for s in wrapped.layout.segments]  # one parameter, trained once
     _check_gradients(wrapped, _Toy(), TOY_BATCH, spoil_arena=True)
+
+
+def _tiny_architectures():
+    """(name, model class, config) for small members of the families people fine-tune."""
+    common = dict(vocab_size=64, hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=16,
+                  max_position_embeddings=40, num_labels=3, pad_token_id=0)
+    seq2seq = dict(vocab_size=64, num_labels=3, pad_token_id=0)
+    return [
+        ("roberta", transformers.RobertaForSequenceClassification, transformers.RobertaConfig(**common)),
+        ("distilbert", transformers.DistilBertForSequenceClassification, transformers.DistilBertConfig(
+            vocab_size=64, dim=8, n_layers=2, n_heads=2, hidden_dim=16, max_position_embeddings=40, num_labels=3,
+            pad_token_id=0)),
+        ("albert", transformers.AlbertForSequenceClassification, transformers.AlbertConfig(  # one layer, run twice
+            embedding_size=8, **common)),
+        ("deberta-v2", transformers.DebertaV2ForSequenceClassification, transformers.DebertaV2Config(  # encoder-wide
+            relative_attention=True, position_buckets=8, pos_att_type=["p2c", "c2p"], **common)),  # rel. positions
+        ("gpt2", transformers.GPT2ForSequenceClassification, transformers.GPT2Config(
+            vocab_size=64, n_embd=8, n_layer=2, n_head=2, n_positions=40, num_labels=3, pad_token_id=0,
+            bos_token_id=1, eos_token_id=1)),
+        ("llama", transformers.LlamaForSequenceClassification,
+         transformers.LlamaConfig(num_key_value_heads=2, **common)),
+        ("bart", transformers.BartForSequenceClassification, transformers.BartConfig(  # embeddings tied across
+            d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+            encoder_ffn_dim=16, decoder_ffn_dim=16, max_position_embeddings=40, **seq2seq)),  # encoder and decoder
+        ("t5", transformers.T5ForSequenceClassification, transformers.T5Config(
+            d_model=8, d_kv=4, d_ff=16, num_layers=1, num_heads=2, decoder_start_token_id=0, **seq2seq)),
+    ]
+
+
+@pytest.mark.parametrize("name, model_class, config", _tiny_architectures(), ids=[a[0] for a in _tiny_architectures()])
+def test_lending_matches_autograd_across_architectures(name: str, model_class, config) -> None:
+    """Each layer lent its weights reproduces the whole model's gradients, whatever the family's layout."""
+    eos = config.eos_token_id if isinstance(config.eos_token_id, int) else 2
+    batch = {"input_ids": torch.tensor([[5, 17, 33, 9, eos], [7, 7, 41, 3, eos]]), "labels": torch.tensor([1, 2])}
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    torch.manual_seed(0)
+    reference = model_class(config).eval()
+    wrapped = get_method("said").build(model, SubspaceConfig(d=40), name)
+    _check_gradients(wrapped, reference, batch, spoil_arena=True)
 
 
 def test_a_weight_read_outside_its_layer_is_a_clear_error() -> None:
