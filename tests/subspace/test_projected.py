@@ -224,6 +224,23 @@ def test_a_weight_read_outside_its_layer_is_a_clear_error() -> None:
         wrapped.model.encoder.layers[0](TOY_BATCH["x"])  # e.g. activation checkpointing
 
 
+def test_lent_weights_work_under_bf16_autocast() -> None:
+    """The GPU path's bf16 autocast casts the lent weights; the pulled-back gradient stays close to float32's."""
+    grads = []
+    for autocast in (False, True):
+        wrapped = _wrap("said", d=24)
+        wrapped.model.eval()
+        with torch.no_grad():
+            wrapped.theta_d.fill_(0.05)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = wrapped(**BATCH).loss
+        loss.backward()
+        wrapped.after_backward()
+        grads.append(wrapped.theta_d.grad)
+    assert grads[1].isfinite().all()
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
+
+
 def test_two_backward_passes_sum_their_gradients() -> None:
     """Gradient accumulation: two backward passes before the step pull back the sum."""
     once, twice = _wrap("said", d=24), _wrap("said", d=24)
