@@ -122,6 +122,19 @@ def test_transpose_of_a_row_range_is_those_rows_of_p(backend: str, start: int, s
     torch.testing.assert_close(got, P[start:stop].t() @ g[start:stop], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
+@pytest.mark.parametrize("start, stop", [(0, 37), (0, 10), (10, 11), (11, 37), (3, 29), (36, 37)])
+def test_forward_of_a_row_range_is_those_rows_of_the_whole(backend: str, start: int, stop: int) -> None:
+    """One layer's slice of θ = θ₀ + w ⊙ P·θ_d, bit for bit the rows of the whole-D forward."""
+    ff = Fastfood(seed=3, d=5, D=37, segments=[10, 1, 26], backend=backend)
+    theta, base, weights = torch.randn(5), torch.randn(37), torch.tensor([0.5, 2.0, 1.5])
+    whole = ff.forward_into(theta, torch.empty(37), base=base, weights=weights)
+    rows = ff.forward_into(theta, torch.empty(stop - start), base=base[start:stop], weights=weights, start=start)
+    assert torch.equal(rows, whole[start:stop])
+    with pytest.raises(ValueError, match="out must be a 1-D tensor of rows \\[start, start \\+ len\\) within"):
+        ff.forward_into(theta, torch.empty(37 - start + 1), start=start)  # past the last row
+
+
 def test_blocks_cycle_through_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     """With more blocks than the pool holds, block b uses π and γ number b mod K; both paths agree
     with the formula."""
