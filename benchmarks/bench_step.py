@@ -147,7 +147,8 @@ def main() -> None:
         print(f"\nbatch {shape}: full step {full_time:.3f} s, {memory} {full_peak:.0f} MiB{live_note}")
         for m in methods[1:]:
             t, (peak, live) = statistics.median(times[m]), peaks(m, args, shape)
-            live_note = "" if live is None else f" ({live:.0f} MiB = {live / full_live:.2f}x with large blocks returned)"
+            live_note = "" if live is None else (
+                f" ({live:.0f} MiB = {live / full_live:.2f}x with large blocks returned)")
             print(f"  {m}: step {t:.3f} s = {t / full_time:.2f}x full; {memory} {peak:.0f} MiB = "
                   f"{peak / full_peak:.2f}x full{live_note}")
 

@@ -1,9 +1,8 @@
 """Where every trainable parameter lives in the flat vector θ ∈ R^D, and its SAID group.
 
-Subspace training writes θ = θ₀ + λ·P·θ_d as one D-vector. Making each parameter
-a view into one preallocated flat buffer turns that into one streaming pass over
-memory, with no per-step allocation: a fresh 100 MB tensor costs more in page
-faults than the copy itself.
+Subspace training computes θ = θ₀ + λ·P·θ_d layer by layer, over rows of that
+D-vector. Making each parameter a view into one flat θ₀ lets a layer's rows be read
+as one contiguous slice, the base its slice of θ is added to.
 
 The layout (parameter names, shapes, groups) together with (seed, d) defines the
 subspace, so its fingerprint goes into every result row.
@@ -99,11 +98,10 @@ def build_layout(model: nn.Module, grouping: str = "layer") -> ParameterLayout:
 
 
 def flatten_parameters(model: nn.Module, layout: ParameterLayout) -> torch.Tensor:
-    """Move the parameters into one flat θ and return it; afterwards every ``param.data`` is a view.
+    """Move the parameters into one flat vector and return it; afterwards every ``param.data`` is a view.
 
-    Writing θ then updates the model. Parameters are moved one at a time, so each old
-    tensor is freed as soon as it is copied and the two copies never coexist in full.
-    Gradients stay per parameter: the subspace wrapper consumes each as backward makes it.
+    Parameters are moved one at a time, so each old tensor is freed as soon as it is
+    copied and the two copies never coexist in full.
     """
     params = dict(model.named_parameters())
     first = params[layout.segments[0].name]

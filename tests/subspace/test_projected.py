@@ -83,7 +83,7 @@ def _check_gradients(wrapped: SubspaceModel, reference: nn.Module, kwargs: dict,
     assert torch.allclose(wrapped.materialize(), theta.detach(), atol=1e-6)
     loss = wrapped(**kwargs).loss
     if spoil_arena:
-        wrapped._arena.fill_(float("nan"))
+        wrapped.lender.arena.fill_(float("nan"))
     loss.backward()
     wrapped.after_backward()
     # float32 sums of many terms on both sides (the torch path's FWHT included): agree to ~1e-4
@@ -123,7 +123,7 @@ def test_training_never_writes_the_model_weights() -> None:
         assert isinstance(p, nn.Parameter) and not p.requires_grad and torch.equal(p, p0), name
     assert not torch.equal(wrapped.materialize(), wrapped.theta0)  # θ did move
     # only one layer's rows are ever lent at a time: the arena is the largest unit, not D
-    assert wrapped._arena.numel() < wrapped.layout.D / 2
+    assert wrapped.lender.arena.numel() < wrapped.layout.D / 2
 
 
 class _Output(NamedTuple):

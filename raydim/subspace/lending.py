@@ -1,0 +1,235 @@
+"""Running a model on weights lent layer by layer, so that the whole of them never exists at once.
+
+A subspace fine-tune computes with θ = θ₀ + λ ⊙ P·θ_d, but keeping θ beside the model's θ₀ would
+hold the weights twice. :class:`WeightLender` keeps the model's own parameters (θ₀) untouched and,
+during the model's forward, lends each *unit* its weights only while that unit runs:
+
+1. A unit is the module of one layer (``layer_group``: ``bert.encoder.layer.3``,
+   ``bert.embeddings``, ``classifier``; a parameter outside any layer makes its own module a
+   unit), with every registration of the parameters under it, tied ones included. When its
+   forward starts, a pre-hook asks ``rows`` for its rows of θ, written into an arena reused every
+   step, and puts views of them in place of the parameters; a post-hook takes them back.
+2. Ops that keep a weight for backward (a Linear keeps W to form ∂L/∂x) would keep every lent
+   tensor alive until backward: all of θ at the activation peak. A saved-tensor hook keeps a
+   token instead, and backward asks ``rows`` again for just that tensor's rows, written where its
+   forward had them, so that weights one op keeps from two nested units never share rows.
+3. Each lent tensor is the output of a small autograd function whose backward hands its gradient
+   to ``pull_back``: no gradient accumulates on the model's parameters.
+
+Units nest (DeBERTa's encoder holds relative-position weights read around all of its layers), so
+the arena is a stack, sized for the deepest nesting. During the forward, a parameter outside its
+running unit reads as NaN (a zero-stride tensor, no memory): a model that reads another layer's
+weight directly fails at its first forward with a clear error instead of silently computing with
+θ₀ there, and a unit run outside the model's forward (activation checkpointing re-running a layer
+in backward) is refused.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+from torch import nn
+
+from raydim.errors import RaydimError
+from raydim.subspace.layout import ParameterLayout, layer_group
+
+Rows = Callable[[int, int, torch.Tensor], torch.Tensor]  # (first, last segment, out) -> out filled with θ's rows
+PullBack = Callable[[int, torch.Tensor], None]  # (segment, ∂L/∂θ of its rows, flat)
+
+
+@dataclass
+class _Unit:
+    """A module that gets its weights for the length of its forward."""
+
+    module: nn.Module
+    name: str
+    slots: list[tuple[nn.Module, str, int]] = field(default_factory=list)  # (module, parameter name, segment)
+    runs: list[tuple[int, int]] = field(default_factory=list)  # its segments, as ascending [first, last) runs
+    depth: int = 0  # arena rows below this unit's runs (the units it runs inside of)
+    top: list[int] = field(default_factory=list)  # the arena's top before each running forward (a stack)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What an op keeps, for backward, of a lent weight: the segment, and how the op viewed its rows."""
+
+    segment: int
+    size: torch.Size
+    stride: tuple[int, ...]
+    offset: int  # storage offset from the segment's first row
+
+
+class _Lent(torch.autograd.Function):
+    """One lent parameter, a view of the arena; its gradient goes to the lender's ``pull_back``."""
+
+    @staticmethod
+    def forward(ctx, anchor: torch.Tensor, pull_back: PullBack, segment: int, view: torch.Tensor) -> torch.Tensor:
+        ctx.pull_back, ctx.segment = pull_back, segment
+        return view
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        ctx.pull_back(ctx.segment, grad.reshape(-1))
+        return None, None, None, None  # the anchor's gradient is whatever pull_back makes of it
+
+
+class WeightLender:
+    """Hooks `model` so that it computes with the weights ``rows`` supplies, one unit at a time.
+
+    `layout` lists the lent parameters, which must be views of the flat θ₀ (`flatten_parameters`);
+    they are frozen. ``rows(first, last, out)`` writes θ over segments [first, last) into `out`;
+    ``pull_back(i, grad)`` receives ∂L/∂θ of segment i; `anchor` (a tensor requiring grad, the
+    trained coordinates) makes autograd record the lent weights; ``on_forward`` runs as each
+    forward of the model starts (to fix what ``rows`` reads for the forward and its backward).
+    """
+
+    def __init__(self, model: nn.Module, layout: ParameterLayout, rows: Rows, pull_back: PullBack,
+                 anchor: torch.Tensor, on_forward: Callable[[], None], model_name: str = "model") -> None:
+        self.model, self.layout, self.model_name = model, layout, model_name
+        self._rows, self._pull_back, self._anchor, self._on_forward = rows, pull_back, anchor, on_forward
+        params = dict(model.named_parameters())
+        self._params = [params[s.name].requires_grad_(False) for s in layout.segments]
+        first = self._params[0]
+        nan = torch.full((), float("nan"), dtype=first.dtype, device=first.device)
+        self._poison = [nan.expand(p.shape) for p in self._params]
+        self._starts = [s.start for s in layout.segments]
+        self._units = self._build_units()
+        self._home = [0] * len(layout.segments)  # arena row where backward recomputes segment i
+        # one arena for every unit's θ: the same rows every step, where a fresh tensor per layer would
+        # fault its pages in again each step and fragment the heap
+        self.arena = torch.empty(self._place_units(), dtype=first.dtype, device=first.device)
+        self._top = 0  # first free arena row
+        self._lent_runs: list[tuple[int, int]] = []  # (arena row, first segment) of each run lent right now
+        self._in_forward = False
+        self._checked: set[bool] = set()  # training modes whose first forward was checked for NaN reads
+        self._saved_hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+        model.register_forward_pre_hook(self._enter_model, prepend=True)
+        for unit in self._units:
+            unit.module.register_forward_pre_hook(partial(self._lend, unit))
+            unit.module.register_forward_hook(partial(self._take_back, unit), always_call=True)
+        model.register_forward_hook(self._exit_model, always_call=True)
+
+    def _build_units(self) -> list[_Unit]:
+        """Every registration of a lent parameter (tied ones included), grouped by its layer's module."""
+        index = {id(p): i for i, p in enumerate(self._params)}
+        base_prefix = getattr(self.model, "base_model_prefix", "")
+        modules = dict(self.model.named_modules())
+        units: dict[str, _Unit] = {}
+        for module_name, module in modules.items():
+            for name, param in module._parameters.items():
+                if id(param) not in index:
+                    continue
+                owner = layer_group(f"{module_name}.{name}" if module_name else name, base_prefix)
+                if owner not in modules or not (module_name == owner or module_name.startswith(f"{owner}.")):
+                    owner = module_name  # a parameter outside any layer: its own module is the unit
+                units.setdefault(owner, _Unit(modules[owner], owner)).slots.append((module, name, index[id(param)]))
+        for unit in units.values():
+            for i in sorted({i for _, _, i in unit.slots}):
+                if unit.runs and unit.runs[-1][1] == i:
+                    unit.runs[-1] = (unit.runs[-1][0], i + 1)
+                else:
+                    unit.runs.append((i, i + 1))
+        return list(units.values())
+
+    def _place_units(self) -> int:
+        """Give each unit its arena rows, after those of the units it runs inside of; returns the arena size."""
+        segments = self.layout.segments
+
+        def rows(unit: _Unit) -> int:
+            return sum(segments[last - 1].stop - segments[first].start for first, last in unit.runs)
+
+        def inside(outer: _Unit, inner: _Unit) -> bool:
+            return outer is not inner and (outer.name == "" or inner.name.startswith(f"{outer.name}."))
+
+        size = 0
+        for unit in self._units:
+            unit.depth = row = sum(rows(outer) for outer in self._units if inside(outer, unit))
+            for first, last in unit.runs:
+                for i in range(first, last):
+                    self._home[i] = row + segments[i].start - segments[first].start
+                row += segments[last - 1].stop - segments[first].start
+            size = max(size, row)
+        return size
+
+    # the model's forward: every parameter reads NaN, except a unit's while it runs
+    def _enter_model(self, model: nn.Module, args) -> None:
+        self._on_forward()
+        for unit in self._units:
+            self._set(unit, self._poison)
+        self._in_forward = True
+        self._saved_hooks.__enter__()
+
+    def _exit_model(self, model: nn.Module, args, output) -> None:
+        """Give every parameter back; check the first forward (per mode) read nothing poisoned."""
+        self._saved_hooks.__exit__(None, None, None)
+        self._in_forward = False
+        for unit in self._units:
+            self._set(unit, self._params)
+        if model.training not in self._checked:
+            self._checked.add(model.training)
+            logits = getattr(output, "logits", None)
+            if isinstance(logits, torch.Tensor) and not bool(torch.isfinite(logits).all()):
+                raise RaydimError(
+                    f"{self.model_name} gave non-finite outputs at its first subspace forward: its weights hold "
+                    "NaN/inf, or it reads a parameter outside the layer module that owns it, which subspace "
+                    "training cannot supply; fine-tune it with --method full")
+
+    def _lend(self, unit: _Unit, module: nn.Module, args) -> None:
+        """Pre-hook of a unit's module: its weights into the arena, views of them lent as its parameters."""
+        if not self._in_forward:
+            raise RaydimError(f"{unit.name or 'the model'} ran outside the model's forward; subspace training computes "
+                              "each layer's weights only within it (activation checkpointing is not supported)")
+        segments = self.layout.segments
+        unit.top.append(self._top)
+        self._top = max(self._top, unit.depth)
+        parts: dict[int, torch.Tensor] = {}
+        for first, last in unit.runs:
+            start, stop = segments[first].start, segments[last - 1].stop
+            rows = self._rows(first, last, self.arena[self._top : self._top + stop - start])
+            self._lent_runs.append((self._top, first))
+            self._top += stop - start
+            for i in range(first, last):
+                view = rows[segments[i].start - start : segments[i].stop - start].view(self._params[i].shape)
+                parts[i] = _Lent.apply(self._anchor, self._pull_back, i, view)
+        for owner, name, i in unit.slots:
+            owner._parameters[name] = parts[i]
+
+    def _take_back(self, unit: _Unit, module: nn.Module, args, output) -> None:
+        """Post-hook of a unit's module: its parameters read NaN again, its arena rows are free."""
+        if not unit.top:  # the pre-hook refused this call
+            return
+        self._set(unit, self._poison)
+        self._top = unit.top.pop()
+        while self._lent_runs and self._lent_runs[-1][0] >= self._top:
+            self._lent_runs.pop()
+
+    @staticmethod
+    def _set(unit: _Unit, tensors: list[torch.Tensor]) -> None:
+        for module, name, i in unit.slots:
+            module._parameters[name] = tensors[i]
+
+    # backward: a token instead of each kept weight, recomputed when backward needs it
+    def _pack(self, t: torch.Tensor):
+        """Saved-tensor hook: a token instead of a lent weight (a view of the arena), else t itself."""
+        if not self._lent_runs or t.layout != torch.strided or t.device != self.arena.device:
+            return t
+        if t.untyped_storage().data_ptr() != self.arena.untyped_storage().data_ptr():
+            return t
+        offset = t.storage_offset()
+        top, first = max((run for run in self._lent_runs if run[0] <= offset), key=lambda run: run[0])
+        row = self.layout.segments[first].start + offset - top
+        i = bisect.bisect_right(self._starts, row) - 1
+        return _Saved(i, t.size(), t.stride(), row - self.layout.segments[i].start)
+
+    def _unpack(self, saved):
+        """Recompute a kept weight's rows into the arena (idle during backward) where its forward had them."""
+        if not isinstance(saved, _Saved):
+            return saved
+        home, numel = self._home[saved.segment], self.layout.segments[saved.segment].numel
+        self._rows(saved.segment, saved.segment + 1, self.arena[home : home + numel])
+        return self.arena.as_strided(saved.size, saved.stride, home + saved.offset)
