@@ -63,7 +63,7 @@ def print_table(rows: list[dict]) -> None:
 
 
 def plot(rows: list[dict], chance: float, path: str, ratio: float = 0.9) -> None:
-    """Best dev metric per d (over its learning rates), each run as a dot, next to the best full fine-tune,
+    """Best dev metric per d (over its learning rates) per method, each run as a dot, next to the best full fine-tune,
     the paper (ratio × full) and relative (chance + ratio × (full − chance)) thresholds and the trivial baseline."""
     import matplotlib
     matplotlib.use("Agg")
@@ -71,14 +71,15 @@ def plot(rows: list[dict], chance: float, path: str, ratio: float = 0.9) -> None
 
     full = max(r["best"]["primary"] for r in rows if r["config"]["method"] == "full")
     subspace = [r for r in rows if r["config"]["method"] != "full"]
-    best: dict[int, float] = {}
-    for r in subspace:
-        best[r["config"]["d"]] = max(best.get(r["config"]["d"], -math.inf), r["best"]["primary"])
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.scatter([r["config"]["d"] for r in subspace], [r["best"]["primary"] for r in subspace], s=12, color="0.6",
                label="one run (lr)")
-    ax.plot(sorted(best), [best[d] for d in sorted(best)], "o-", color="C0",
-            label=f"{subspace[0]['config']['method'].upper()}, best lr")
+    for color, method in zip(("C0", "C3"), sorted({r["config"]["method"] for r in subspace}, reverse=True)):
+        best: dict[int, float] = {}  # per d, over its learning rates
+        for r in subspace:
+            if r["config"]["method"] == method:
+                best[r["config"]["d"]] = max(best.get(r["config"]["d"], -math.inf), r["best"]["primary"])
+        ax.plot(sorted(best), [best[d] for d in sorted(best)], "o-", color=color, label=f"{method.upper()}, best lr")
     ax.axhline(full, color="C2", label=f"full fine-tune, best lr ({full:.3f})")
     ax.axhline(ratio * full, color="C2", ls="--", label=f"paper threshold {ratio:g} × full ({ratio * full:.3f})")
     relative = chance + ratio * (full - chance)
