@@ -41,8 +41,12 @@ from raydim.subspace.projected import SubspaceConfig
 from raydim.train.loop import train_step
 
 
+def load(args: argparse.Namespace) -> torch.nn.Module:
+    return load_model(parse_model_ref(args.model), 2).to(args.device)
+
+
 def build(method: str, args: argparse.Namespace, loaded: torch.nn.Module | None = None):
-    loaded = loaded if loaded is not None else load_model(parse_model_ref(args.model), 2).to(args.device)
+    loaded = loaded if loaded is not None else load(args)
     wrapped = get_method(method).build(loaded, None if method == "full" else SubspaceConfig(d=args.d), args.model)
     wrapped.model.train()
     return wrapped, torch.optim.AdamW(wrapped.trainable_parameters(), lr=1e-4 if method == "full" else 1e-2)
@@ -74,7 +78,7 @@ def child(method: str, args: argparse.Namespace, steps: int = 3) -> None:
     The peak is reset after the weights are loaded (Linux ``clear_refs``): loading
     briefly holds extra copies, a transient that would otherwise hide the training peak.
     """
-    loaded = load_model(parse_model_ref(args.model), 2).to(args.device)
+    loaded = load(args)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     if args.device == "cuda":

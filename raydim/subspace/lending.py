@@ -103,6 +103,7 @@ class WeightLender:
         # one arena for every unit's θ: the same rows every step, where a fresh tensor per layer would
         # fault its pages in again each step and fragment the heap
         self.arena = torch.empty(self._place_units(), dtype=first.dtype, device=first.device)
+        self._arena_address = self.arena.untyped_storage().data_ptr()  # what _pack compares every saved tensor with
         self._top = 0  # first free arena row
         self._lent_runs: list[tuple[int, int]] = []  # (arena row, first segment) of each run lent right now
         self._in_forward = False
@@ -218,7 +219,7 @@ class WeightLender:
         """Saved-tensor hook: a token instead of a lent weight (a view of the arena), else t itself."""
         if not self._lent_runs or t.layout != torch.strided or t.device != self.arena.device:
             return t
-        if t.untyped_storage().data_ptr() != self.arena.untyped_storage().data_ptr():
+        if t.untyped_storage().data_ptr() != self._arena_address:
             return t
         offset = t.storage_offset()
         top, first = max((run for run in self._lent_runs if run[0] <= offset), key=lambda run: run[0])

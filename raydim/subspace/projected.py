@@ -65,7 +65,7 @@ class SubspaceModel(nn.Module):
 
     def __init__(self, model: nn.Module, config: SubspaceConfig, said: bool, model_name: str = "model") -> None:
         super().__init__()
-        self.model, self.config, self.said, self.model_name = model, config, said, model_name
+        self.model, self.config, self.said = model, config, said
         self.layout: ParameterLayout = build_layout(model, config.grouping if said else "tensor")
         segments = self.layout.segments
         m = self.layout.m if said else 0
