@@ -53,17 +53,20 @@ def _hadamard16(typingctx, array, start):
     """x[start : start+16] ← x[start : start+16]·H_16: stages of stride 1, 2, 4, 8 in one register.
 
     Per stage h, lane l pairs with lane l^h; lanes with bit h clear keep x_l + x_{l^h}, the others
-    x_{l^h} − x_l, picked from the two results by one shuffle.
+    x_{l^h} − x_l: both are partner + s_l·x_l with s_l = ±1, one shuffle and one fused multiply-add
+    per stage (exact: s_l·x_l is, and the FMA rounds the sum once, like the add or subtract would).
+    Computing both sums and picking lanes by a second shuffle costs twice the shuffles, and the
+    shuffle port is what these four stages wait on.
     """
 
     def codegen(context, builder, signature, args):
         ptr = _vector_pointer(context, builder, signature.args[0], args[0], args[1])
         v = builder.load(ptr, align=4)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v16f32")
         for h in (1, 2, 4, 8):
             partner = builder.shuffle_vector(v, v, ir.Constant(_MASK, [lane ^ h for lane in range(LANES)]))
-            total, diff = builder.fadd(v, partner), builder.fsub(partner, v)
-            pick = [lane if not lane & h else LANES + lane for lane in range(LANES)]
-            v = builder.shuffle_vector(total, diff, ir.Constant(_MASK, pick))
+            signs = ir.Constant(_VEC, [-1.0 if lane & h else 1.0 for lane in range(LANES)])
+            v = builder.call(fma, [v, signs, partner])
         builder.store(v, ptr, align=4)
         return context.get_dummy_value()
 
@@ -161,6 +164,35 @@ def _first_segment(bounds, start):
     return np.searchsorted(bounds, start, side="right") - 1
 
 
+@intrinsic
+def _flip16(typingctx, bits, start, values, out):
+    """out[start : start+16] ← values[start : start+16] with the sign bit flipped where bits start …
+    start+15 of the packed ±1 diagonal are set (start a multiple of 16, so they are two whole bytes).
+
+    One 16-bit load becomes the lane mask, shifted into the float sign position and XORed in: exact
+    (−x, like x·(−1)), and on AVX-512 a handful of instructions per 16 floats where unpacking a bit
+    at a time cost ≈0.4 cycles per float, a quarter of the whole kernel (docs/benchmarks.md).
+    """
+
+    def codegen(context, builder, signature, args):
+        bits_type, _, values_type, out_type = signature.args
+        bits, start, values, out = args
+        data = context.make_array(bits_type)(context, builder, bits).data
+        word = cgutils.gep(builder, data, builder.lshr(start, ir.Constant(start.type, 3)))
+        mask = builder.load(builder.bitcast(word, ir.IntType(16).as_pointer()), align=1)
+        lanes = builder.zext(builder.bitcast(mask, ir.VectorType(ir.IntType(1), LANES)), _MASK)
+        flips = builder.shl(lanes, ir.Constant(_MASK, [31] * LANES))
+        v = builder.load(_vector_pointer(context, builder, values_type, values, start), align=4)
+        flipped = builder.xor(builder.bitcast(v, _MASK), flips)
+        builder.store(builder.bitcast(flipped, _VEC), _vector_pointer(context, builder, out_type, out, start), align=4)
+        return context.get_dummy_value()
+
+    packed = isinstance(bits, types.Array) and bits.dtype == types.uint8 and bits.ndim == 1 and bits.layout == "C"
+    if packed and _is_float32_vector(values) and _is_float32_vector(out):
+        return types.void(bits, start, values, out), codegen
+    return None
+
+
 @njit(inline="always")
 def _sign(bits, i):
     """Entry i of a ±1 diagonal packed 8 to a byte, least significant bit first, a set bit meaning −1."""
@@ -169,13 +201,11 @@ def _sign(bits, i):
 
 @njit(fastmath=True, inline="always")
 def _signed(bits, values, out, count):
-    """out[:count] ← ±1 diagonal (packed `bits`) ⊙ values[:count], a byte of signs at a time."""
-    whole = count >> 3
-    for j in range(whole):
-        byte = np.int32(bits[j])
-        for t in range(8):
-            out[8 * j + t] = values[8 * j + t] * np.float32(1 - 2 * ((byte >> t) & 1))
-    for i in range(8 * whole, count):
+    """out[:count] ← ±1 diagonal (packed `bits`) ⊙ values[:count], 16 signs at a time."""
+    whole = count - count % LANES
+    for i in range(0, whole, LANES):
+        _flip16(bits, i, values, out)
+    for i in range(whole, count):
         out[i] = values[i] * _sign(bits, i)
 
 
@@ -199,16 +229,15 @@ def fastfood_forward(theta, first_row, signs, gauss_signs, perm, gauss, bounds, 
     for c in prange(num_chunks):
         x = np.empty(n, np.float32)
         y = np.empty(n, np.float32)
-        g = np.empty(n, np.float32)  # G_b, unpacked once per block so the gather loop stays vectorised
         for b in range(first_block + (c * num_blocks) // num_chunks, first_block + ((c + 1) * num_blocks) // num_chunks):
             sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
-            _signed(qb, gb, g, n)
             _signed(sb, theta, x, d)  # B_b·θ, zero-padded to n
             for i in range(d, n):
                 x[i] = 0.0
             fwht_inplace(x, n)
             for i in range(n):  # G_b·Π_b, with (Π x)_i = x[π(i)]
-                y[i] = x[pb[i]] * g[i]
+                y[i] = x[pb[i]] * gb[i]
+            _signed(qb, y, y, n)  # G_b = σ_b ⊙ |G|: the signs σ_b, in place
             fwht_inplace(y, n)
             start = max(b * n, first_row)
             stop = min(b * n + n, last_row)
@@ -243,11 +272,9 @@ def fastfood_transpose(grad, first_row, signs, gauss_signs, perm, gauss, bounds,
     for c in prange(num_chunks):
         x = np.empty(n, np.float32)
         y = np.empty(n, np.float32)
-        g = np.empty(n, np.float32)  # G_b, unpacked once per block so the gather loop stays vectorised
         acc = partial[c]
         for b in range(first_block + (c * num_blocks) // num_chunks, first_block + ((c + 1) * num_blocks) // num_chunks):
             sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
-            _signed(qb, gb, g, n)
             start = b * n
             lo_block, hi_block = max(start, first_row), min(start + n, last_row)
             for i in range(lo_block - start):
@@ -262,8 +289,9 @@ def fastfood_transpose(grad, first_row, signs, gauss_signs, perm, gauss, bounds,
                     xk[i] = s * gk[i]
                 k += 1
             fwht_inplace(x, n)
+            _signed(qb, x, x, n)  # the signs σ_b of G_b, in place
             for i in range(n):  # Π_bᵀ·G_b: scatter back to where the forward gathered from
-                y[pb[i]] = x[i] * g[i]
+                y[pb[i]] = x[i] * gb[i]
             fwht_inplace(y, n)
             _signed(sb, y, y, d)
             for i in range(d):
