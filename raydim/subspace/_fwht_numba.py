@@ -48,9 +48,8 @@ def _vector_pointer(context, builder, array_type, array, index):
     return builder.bitcast(cgutils.gep(builder, data, index), _VEC.as_pointer())
 
 
-@intrinsic
-def _hadamard16(typingctx, array, start):
-    """x[start : start+16] ← x[start : start+16]·H_16: stages of stride 1, 2, 4, 8 in one register.
+def _lane_stages(builder, v):
+    """v·H_16 for one 16-lane value: the stages of stride 1, 2, 4, 8, done inside the register.
 
     Per stage h, lane l pairs with lane l^h; lanes with bit h clear keep x_l + x_{l^h}, the others
     x_{l^h} − x_l: both are partner + s_l·x_l with s_l = ±1, one shuffle and one fused multiply-add
@@ -58,24 +57,21 @@ def _hadamard16(typingctx, array, start):
     Computing both sums and picking lanes by a second shuffle costs twice the shuffles, and the
     shuffle port is what these four stages wait on.
     """
-
-    def codegen(context, builder, signature, args):
-        ptr = _vector_pointer(context, builder, signature.args[0], args[0], args[1])
-        v = builder.load(ptr, align=4)
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v16f32")
-        for h in (1, 2, 4, 8):
-            partner = builder.shuffle_vector(v, v, ir.Constant(_MASK, [lane ^ h for lane in range(LANES)]))
-            signs = ir.Constant(_VEC, [-1.0 if lane & h else 1.0 for lane in range(LANES)])
-            v = builder.call(fma, [v, signs, partner])
-        builder.store(v, ptr, align=4)
-        return context.get_dummy_value()
-
-    return (types.void(array, start), codegen) if _is_float32_vector(array) else None
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v16f32")
+    for h in (1, 2, 4, 8):
+        partner = builder.shuffle_vector(v, v, ir.Constant(_MASK, [lane ^ h for lane in range(LANES)]))
+        signs = ir.Constant(_VEC, [-1.0 if lane & h else 1.0 for lane in range(LANES)])
+        v = builder.call(fma, [v, signs, partner])
+    return v
 
 
-def _radix_butterfly(log2_radix):
+def _radix_butterfly(log2_radix, lanes_first=False):
     """Intrinsic combining the 2^k vectors x[start + t·h : start + t·h + 16], t < 2^k, by H_{2^k}:
-    k stages of stride h, 2h, … done on 16 lanes at once with each vector loaded and stored once."""
+    k stages of stride h, 2h, … done on 16 lanes at once with each vector loaded and stored once.
+
+    With `lanes_first` each vector first gets the in-register stages of stride 1 … 8 (`_lane_stages`;
+    H's stages commute, so any order gives H), sparing the transform one pass over its block.
+    """
     radix = 1 << log2_radix
 
     @intrinsic
@@ -86,6 +82,8 @@ def _radix_butterfly(log2_radix):
             offsets = [builder.add(start, builder.mul(h, ir.Constant(h.type, t))) for t in range(radix)]
             ptrs = [_vector_pointer(context, builder, array_type, array, offset) for offset in offsets]
             v = [builder.load(p, align=4) for p in ptrs]
+            if lanes_first:
+                v = [_lane_stages(builder, value) for value in v]
             for stage in range(log2_radix):
                 step = 1 << stage
                 for t in range(radix):
@@ -100,7 +98,13 @@ def _radix_butterfly(log2_radix):
     return butterfly
 
 
-_butterfly2, _butterfly4, _butterfly8 = _radix_butterfly(1), _radix_butterfly(2), _radix_butterfly(3)
+_butterfly2, _butterfly4, _butterfly8, _butterfly16 = (_radix_butterfly(k) for k in range(1, 5))
+_hadamard16, _lanes_butterfly2, _lanes_butterfly4, _lanes_butterfly8 = (
+    _radix_butterfly(k, lanes_first=True) for k in range(4)
+)
+
+
+_RADIX16_MAX_STRIDE = 1024  # floats; 16 vectors ≥ 4 KiB apart share an L1 set (12-way 48 KiB): misses
 
 
 @njit(fastmath=True, inline="always")
@@ -108,7 +112,12 @@ def _radix_passes(x, n, h):
     """Stages of stride h, 2h, …, n/2 on x[:n] (h >= LANES): radix-8 passes while three stages remain,
     then one radix-4 or radix-2 pass; each pass reads and writes every element once."""
     while h < n:
-        if 8 * h <= n:
+        if 16 * h <= n and h < _RADIX16_MAX_STRIDE:
+            for i in range(0, n, 16 * h):
+                for j in range(i, i + h, LANES):
+                    _butterfly16(x, j, h)
+            h *= 16
+        elif 8 * h <= n:
             for i in range(0, n, 8 * h):
                 for j in range(i, i + h, LANES):
                     _butterfly8(x, j, h)
@@ -139,9 +148,16 @@ def fwht_inplace(x, n):
                     x[j], x[j + h] = x[j] + x[j + h], x[j] - x[j + h]
             h *= 2
         return
-    for g in range(0, n, LANES):
-        _hadamard16(x, g)
-    _radix_passes(x, n, LANES)
+    if n >= 8 * LANES:  # strides 1 … 64 in one pass, then the rest
+        for i in range(0, n, 8 * LANES):
+            _lanes_butterfly8(x, i, LANES)
+        _radix_passes(x, n, 8 * LANES)
+    elif n == 4 * LANES:
+        _lanes_butterfly4(x, 0, LANES)
+    elif n == 2 * LANES:
+        _lanes_butterfly2(x, 0, LANES)
+    else:
+        _hadamard16(x, 0, LANES)
 
 
 @kernel
