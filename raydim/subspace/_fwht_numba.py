@@ -8,10 +8,11 @@ kernel cached in another file would keep running a stale copy of an edited `fwht
 Why LLVM intrinsics instead of plain loops: numba leaves the strides-1, 2, 4, 8 butterflies scalar
 (LLVM will not vectorise their interleaved access), and loops over 16..64 elements mostly run in the
 vectoriser's scalar remainder. Written on 16-lane `<16 x float>` values instead, the first four stages
-are shuffles + adds inside one register and every later radix-8 pass touches each element once per
-three stages, so a 1024-point transform costs ≈0.4 cycles per element instead of ≈1.8 (2-core Zen,
-docs/benchmarks.md). LLVM lowers `<16 x float>` to whatever the CPU has (one AVX-512 register, two
-AVX2, four SSE or NEON), so nothing here is x86-specific.
+are a shuffle + FMA each inside one register, fused with the next three into one pass, and every
+later radix-16/8 pass touches each element once per four or three stages; the ±1 diagonals are
+applied 16 bits at a time as a sign-bit XOR. LLVM lowers `<16 x float>` to whatever the CPU has (one
+AVX-512 register, two AVX2, four SSE or NEON), so nothing here is x86-specific. What each step
+gained: docs/benchmarks.md.
 """
 
 import numpy as np
@@ -109,8 +110,9 @@ _RADIX16_MAX_STRIDE = 1024  # floats; 16 vectors ≥ 4 KiB apart share an L1 set
 
 @njit(fastmath=True, inline="always")
 def _radix_passes(x, n, h):
-    """Stages of stride h, 2h, …, n/2 on x[:n] (h >= LANES): radix-8 passes while three stages remain,
-    then one radix-4 or radix-2 pass; each pass reads and writes every element once."""
+    """Stages of stride h, 2h, …, n/2 on x[:n] (h >= LANES): radix-16 passes while their vectors are
+    close, radix-8 while three stages remain, then one radix-4 or radix-2 pass; each pass reads and
+    writes every element once."""
     while h < n:
         if 16 * h <= n and h < _RADIX16_MAX_STRIDE:
             for i in range(0, n, 16 * h):
@@ -137,8 +139,9 @@ def _radix_passes(x, n, h):
 def fwht_inplace(x, n):
     """x[:n] ← x[:n]·H_n for one contiguous float32 vector, n = 2^k (any k >= 0).
 
-    Not cache-blocked beyond the block itself: running the strides below 1024…8192 sub-block by
-    sub-block in L1 before the wider ones measured no faster for n up to 2^17 (L2 keeps up).
+    Passes, not cache blocking, are what cost: running the strides below 1024…8192 sub-block by
+    sub-block in L1 before the wider ones measured no faster for n up to 2^17 (L2 keeps up), while
+    each pass saved (strides 1 … 64 in one, radix 16) did (docs/benchmarks.md).
     """
     if n < LANES:  # tiny transforms: plain radix-2 loops, speed irrelevant
         h = 1

@@ -42,7 +42,7 @@ def test_fwht_is_exact_in_float64(name: str) -> None:
 
 
 @needs_numba
-@pytest.mark.parametrize("n", [1, 8, 16, 4096, 1 << 15])
+@pytest.mark.parametrize("n", [1, 8, 16, 32, 64, 128, 4096, 1 << 15, 1 << 17])
 def test_numba_kernel_equals_torch_butterfly(n: int) -> None:
     x = torch.randn(5, n, generator=torch.Generator().manual_seed(1))
     y = x.clone()
