@@ -52,35 +52,46 @@ def print_table(rows: list[dict]) -> None:
     by_method: dict[tuple[str, int | None], list[dict]] = defaultdict(list)
     for row in rows:
         by_method[(row["config"]["method"], row["config"]["d"])].append(row)
-    print("| method | d | lr | dev metric per epoch | best | train metric (last epoch) | seconds |")
-    print("|---|---:|---:|---|---:|---:|---:|")
+    print("| method | d | lr | seed | dev metric per epoch | best | train metric (last epoch) | seconds |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|")
     for (method, d), group in sorted(by_method.items(), key=lambda kv: (kv[0][0] != "full", kv[0][1] or 0)):
-        for row in sorted(group, key=lambda r: r["config"]["lr"]):
+        for row in sorted(group, key=lambda r: (r["config"]["lr"], r["config"]["seed"])):
             per_epoch = ", ".join(f"{e['primary']:.3f}" for e in row["history"])
             train_key = next(k for k in row["final"]["metrics"] if k.startswith("train/") and k != "train/loss")
-            print(f"| {method} | {d if d else '—'} | {row['config']['lr']:g} | {per_epoch} | "
+            print(f"| {method} | {d if d else '—'} | {row['config']['lr']:g} | {row['config']['seed']} | {per_epoch} | "
                   f"**{row['best']['primary']:.3f}** | {row['final']['metrics'][train_key]:.3f} | {row['seconds']:.0f} |")
 
 
+def best_lr_means(rows: list[dict]) -> dict[tuple[str, int | None], float]:
+    """Per (method, d): the best learning rate's dev metric, averaged over its seeds first, so that
+    extra seeds make a point more certain instead of lifting it by a lucky draw."""
+    runs: dict[tuple[str, int | None, float], list[float]] = defaultdict(list)
+    for r in rows:
+        runs[(r["config"]["method"], r["config"]["d"], r["config"]["lr"])].append(r["best"]["primary"])
+    best: dict[tuple[str, int | None], float] = {}
+    for (method, d, _), scores in runs.items():
+        best[(method, d)] = max(best.get((method, d), -math.inf), sum(scores) / len(scores))
+    return best
+
+
 def plot(rows: list[dict], chance: float, path: str, ratio: float = 0.9) -> None:
-    """Best dev metric per d (over its learning rates) per method, each run as a dot, next to the best full fine-tune,
-    the paper (ratio × full) and relative (chance + ratio × (full − chance)) thresholds and the trivial baseline."""
+    """Dev metric per d per method (best learning rate, mean over seeds), each run as a dot, next to the best full
+    fine-tune, the paper (ratio × full) and relative (chance + ratio × (full − chance)) thresholds and the trivial
+    baseline."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    full = max(r["best"]["primary"] for r in rows if r["config"]["method"] == "full")
+    best = best_lr_means(rows)
+    full = best[("full", None)]
     subspace = [r for r in rows if r["config"]["method"] != "full"]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.scatter([r["config"]["d"] for r in subspace], [r["best"]["primary"] for r in subspace], s=12, color="0.6",
-               label="one run (lr)")
+               label="one run (lr, seed)")
     for color, method in zip(("C0", "C3"), sorted({r["config"]["method"] for r in subspace}, reverse=True)):
-        best: dict[int, float] = {}  # per d, over its learning rates
-        for r in subspace:
-            if r["config"]["method"] == method:
-                best[r["config"]["d"]] = max(best.get(r["config"]["d"], -math.inf), r["best"]["primary"])
-        ax.plot(sorted(best), [best[d] for d in sorted(best)], "o-", color=color, label=f"{method.upper()}, best lr")
-    ax.axhline(full, color="C2", label=f"full fine-tune, best lr ({full:.3f})")
+        ds = sorted(d for m, d in best if m == method)
+        ax.plot(ds, [best[(method, d)] for d in ds], "o-", color=color, label=f"{method.upper()}, best lr, seed mean")
+    ax.axhline(full, color="C2", label=f"full fine-tune, best lr, seed mean ({full:.3f})")
     ax.axhline(ratio * full, color="C2", ls="--", label=f"paper threshold {ratio:g} × full ({ratio * full:.3f})")
     relative = chance + ratio * (full - chance)
     ax.axhline(relative, color="C1", ls="--", label=f"relative threshold ({relative:.3f})")

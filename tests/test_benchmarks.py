@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.tiny import write_tiny_model_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,3 +31,24 @@ def test_step_benchmark_compares_every_method(tmp_path):
     for method in ("said", "did"):
         [line] = [line for line in out.splitlines() if line.strip().startswith(f"{method}:")]
         assert line.count("x full") == 2 and "with large blocks returned" in line
+
+
+def test_mrpc_curve_averages_seeds_before_picking_the_best_lr():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from mrpc_curve import best_lr_means
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+    def run(method, d, lr, seed, score):
+        return {"config": {"method": method, "d": d, "lr": lr, "seed": seed}, "best": {"primary": score}}
+
+    rows = [
+        run("said", 1000, 0.1, 0, 0.80), run("said", 1000, 0.1, 1, 0.70),  # mean 0.75
+        run("said", 1000, 0.3, 0, 0.78),  # one lucky seed would win a max over runs
+        run("said", 1000, 0.3, 1, 0.74),  # mean 0.76: the best lr by its mean
+        run("did", 1000, 0.1, 0, 0.71),
+        run("full", None, 1e-4, 0, 0.81), run("full", None, 1e-4, 1, 0.79), run("full", None, 5e-5, 0, 0.78),
+    ]
+    best = best_lr_means(rows)
+    assert best == pytest.approx({("said", 1000): 0.76, ("did", 1000): 0.71, ("full", None): 0.80})
