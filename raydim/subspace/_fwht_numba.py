@@ -15,6 +15,8 @@ AVX-512 register, two AVX2, four SSE or NEON), so nothing here is x86-specific. 
 gained: docs/benchmarks.md.
 """
 
+import sys
+
 import numpy as np
 from llvmlite import ir
 from numba import get_num_threads, njit, prange, types
@@ -22,6 +24,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 LANES = 16  # floats per vector value; transforms of n >= LANES take the vector path
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _VEC = ir.VectorType(ir.FloatType(), LANES)
 _MASK = ir.VectorType(ir.IntType(32), LANES)
 
@@ -221,7 +224,7 @@ def _sign(bits, i):
 @njit(fastmath=True, inline="always")
 def _signed(bits, values, out, count):
     """out[:count] ← ±1 diagonal (packed `bits`) ⊙ values[:count], 16 signs at a time."""
-    whole = count - count % LANES
+    whole = count - count % LANES if _LITTLE_ENDIAN else 0  # _flip16 reads bit t of a 16-bit word as lane t
     for i in range(0, whole, LANES):
         _flip16(bits, i, values, out)
     for i in range(whole, count):
