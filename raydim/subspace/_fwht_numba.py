@@ -69,6 +69,18 @@ def _lane_stages(builder, v):
     return v
 
 
+def _cross_stages(builder, v):
+    """The len(v) = 2^k values combined by H_{2^k} across values (k stages of radix-2 butterflies)."""
+    v = list(v)
+    step = 1
+    while step < len(v):
+        for t in range(len(v)):
+            if not t & step:
+                v[t], v[t + step] = builder.fadd(v[t], v[t + step]), builder.fsub(v[t], v[t + step])
+        step *= 2
+    return v
+
+
 def _radix_butterfly(log2_radix, lanes_first=False):
     """Intrinsic combining the 2^k vectors x[start + t·h : start + t·h + 16], t < 2^k, by H_{2^k}:
     k stages of stride h, 2h, … done on 16 lanes at once with each vector loaded and stored once.
@@ -88,12 +100,7 @@ def _radix_butterfly(log2_radix, lanes_first=False):
             v = [builder.load(p, align=4) for p in ptrs]
             if lanes_first:
                 v = [_lane_stages(builder, value) for value in v]
-            for stage in range(log2_radix):
-                step = 1 << stage
-                for t in range(radix):
-                    if not t & step:
-                        v[t], v[t + step] = builder.fadd(v[t], v[t + step]), builder.fsub(v[t], v[t + step])
-            for p, value in zip(ptrs, v):
+            for p, value in zip(ptrs, _cross_stages(builder, v)):
                 builder.store(value, p, align=4)
             return context.get_dummy_value()
 
@@ -186,32 +193,86 @@ def _first_segment(bounds, start):
     return np.searchsorted(bounds, start, side="right") - 1
 
 
-@intrinsic
-def _flip16(typingctx, bits, start, values, out):
-    """out[start : start+16] ← values[start : start+16] with the sign bit flipped where bits start …
-    start+15 of the packed ±1 diagonal are set (start a multiple of 16, so they are two whole bytes).
+def _flip_value(context, builder, bits_type, bits, start, v):
+    """The 16-lane value v with its sign bit flipped where bits start … start+15 of the packed ±1
+    diagonal are set (start a multiple of 16, so they are two whole bytes).
 
     One 16-bit load becomes the lane mask, shifted into the float sign position and XORed in: exact
     (−x, like x·(−1)), and on AVX-512 a handful of instructions per 16 floats where unpacking a bit
-    at a time cost ≈0.4 cycles per float, a quarter of the whole kernel (docs/benchmarks.md).
+    at a time cost ≈0.4 cycles per float, a quarter of the whole kernel (docs/benchmarks.md). Bit t
+    of the 16-bit word is lane t on little-endian CPUs only (`_LITTLE_ENDIAN`).
     """
+    data = context.make_array(bits_type)(context, builder, bits).data
+    word = cgutils.gep(builder, data, builder.lshr(start, ir.Constant(start.type, 3)))
+    mask = builder.load(builder.bitcast(word, ir.IntType(16).as_pointer()), align=1)
+    lanes = builder.zext(builder.bitcast(mask, ir.VectorType(ir.IntType(1), LANES)), _MASK)
+    flips = builder.shl(lanes, ir.Constant(_MASK, [31] * LANES))
+    return builder.bitcast(builder.xor(builder.bitcast(v, _MASK), flips), _VEC)
+
+
+def _is_packed_bits(bits) -> bool:
+    return isinstance(bits, types.Array) and bits.dtype == types.uint8 and bits.ndim == 1 and bits.layout == "C"
+
+
+@intrinsic
+def _flip16(typingctx, bits, start, values, out):
+    """out[start : start+16] ← ±1 diagonal (packed `bits`) ⊙ values[start : start+16] (`_flip_value`)."""
 
     def codegen(context, builder, signature, args):
         bits_type, _, values_type, out_type = signature.args
         bits, start, values, out = args
-        data = context.make_array(bits_type)(context, builder, bits).data
-        word = cgutils.gep(builder, data, builder.lshr(start, ir.Constant(start.type, 3)))
-        mask = builder.load(builder.bitcast(word, ir.IntType(16).as_pointer()), align=1)
-        lanes = builder.zext(builder.bitcast(mask, ir.VectorType(ir.IntType(1), LANES)), _MASK)
-        flips = builder.shl(lanes, ir.Constant(_MASK, [31] * LANES))
         v = builder.load(_vector_pointer(context, builder, values_type, values, start), align=4)
-        flipped = builder.xor(builder.bitcast(v, _MASK), flips)
-        builder.store(builder.bitcast(flipped, _VEC), _vector_pointer(context, builder, out_type, out, start), align=4)
+        flipped = _flip_value(context, builder, bits_type, bits, start, v)
+        builder.store(flipped, _vector_pointer(context, builder, out_type, out, start), align=4)
         return context.get_dummy_value()
 
-    packed = isinstance(bits, types.Array) and bits.dtype == types.uint8 and bits.ndim == 1 and bits.layout == "C"
-    if packed and _is_float32_vector(values) and _is_float32_vector(out):
+    if _is_packed_bits(bits) and _is_float32_vector(values) and _is_float32_vector(out):
         return types.void(bits, start, values, out), codegen
+    return None
+
+
+def _first_pass_codegen(context, builder, src_type, src, src_start, dst_type, dst, dst_start, flip=None):
+    """dst[dst_start : +128] ← strides 1 … 64 of H on src[src_start : +128], optionally after the ±1
+    bits (bits_type, bits) at dst_start …: the first pass of a transform fused with what fed it."""
+    loads = []
+    for t in range(8):
+        v = builder.load(_vector_pointer(context, builder, src_type, src, builder.add(src_start, ir.Constant(src_start.type, LANES * t))), align=4)
+        if flip is not None:
+            v = _flip_value(context, builder, *flip, builder.add(dst_start, ir.Constant(dst_start.type, LANES * t)), v)
+        loads.append(_lane_stages(builder, v))
+    for t, value in enumerate(_cross_stages(builder, loads)):
+        offset = builder.add(dst_start, ir.Constant(dst_start.type, LANES * t))
+        builder.store(value, _vector_pointer(context, builder, dst_type, dst, offset), align=4)
+    return context.get_dummy_value()
+
+
+@intrinsic
+def _signed_first_pass(typingctx, src, bits, dst, start):
+    """dst[start : +128] ← strides 1 … 64 of H on (±1 bits ⊙ src)[start : +128]: a ±1 diagonal and
+    the first pass of the transform after it in one read of src (src may be dst)."""
+
+    def codegen(context, builder, signature, args):
+        src_type, bits_type, dst_type, _ = signature.args
+        src, bits, dst, start = args
+        return _first_pass_codegen(context, builder, src_type, src, start, dst_type, dst, start, (bits_type, bits))
+
+    if _is_float32_vector(src) and _is_packed_bits(bits) and _is_float32_vector(dst):
+        return types.void(src, bits, dst, start), codegen
+    return None
+
+
+@intrinsic
+def _copied_first_pass(typingctx, src, src_start, dst, dst_start):
+    """dst[dst_start : +128] ← strides 1 … 64 of H on src[src_start : +128]: the copy into the work
+    buffer and the transform's first pass in one."""
+
+    def codegen(context, builder, signature, args):
+        src_type, _, dst_type, _ = signature.args
+        src, src_start, dst, dst_start = args
+        return _first_pass_codegen(context, builder, src_type, src, src_start, dst_type, dst, dst_start)
+
+    if _is_float32_vector(src) and _is_float32_vector(dst):
+        return types.void(src, src_start, dst, dst_start), codegen
     return None
 
 
@@ -224,11 +285,40 @@ def _sign(bits, i):
 @njit(fastmath=True, inline="always")
 def _signed(bits, values, out, count):
     """out[:count] ← ±1 diagonal (packed `bits`) ⊙ values[:count], 16 signs at a time."""
-    whole = count - count % LANES if _LITTLE_ENDIAN else 0  # _flip16 reads bit t of a 16-bit word as lane t
+    whole = count - count % LANES if _LITTLE_ENDIAN else 0
     for i in range(0, whole, LANES):
         _flip16(bits, i, values, out)
     for i in range(whole, count):
         out[i] = values[i] * _sign(bits, i)
+
+
+@njit(fastmath=True, inline="always")
+def _signed_fwht(src, bits, dst, count, n):
+    """dst[:n] ← H_n·(±1 diagonal ⊙ src[:count], zero-padded to n), the diagonal applied as the
+    first pass reads src (src may be dst). Strides 1 … 64 need n >= 128; smaller n take two passes."""
+    if n < 8 * LANES or not _LITTLE_ENDIAN:
+        _signed(bits, src, dst, count)
+        for i in range(count, n):
+            dst[i] = 0.0
+        fwht_inplace(dst, n)
+        return
+    group = 8 * LANES
+    whole = count - count % group
+    for i in range(0, whole, group):
+        _signed_first_pass(src, bits, dst, i)
+    if whole < count:  # the group count ends in: its tail is zero, not src
+        vectors = count - count % LANES
+        for i in range(whole, vectors, LANES):
+            _flip16(bits, i, src, dst)
+        for i in range(vectors, count):
+            dst[i] = src[i] * _sign(bits, i)
+        for i in range(count, whole + group):
+            dst[i] = 0.0
+        _lanes_butterfly8(dst, whole, LANES)
+        whole += group
+    for i in range(whole, n):  # groups of zeros stay zero
+        dst[i] = 0.0
+    _radix_passes(dst, n, group)
 
 
 @kernel
@@ -253,14 +343,10 @@ def fastfood_forward(theta, first_row, signs, gauss_signs, perm, gauss, bounds, 
         y = np.empty(n, np.float32)
         for b in range(first_block + (c * num_blocks) // num_chunks, first_block + ((c + 1) * num_blocks) // num_chunks):
             sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
-            _signed(sb, theta, x, d)  # B_b·θ, zero-padded to n
-            for i in range(d, n):
-                x[i] = 0.0
-            fwht_inplace(x, n)
-            for i in range(n):  # G_b·Π_b, with (Π x)_i = x[π(i)]
+            _signed_fwht(theta, sb, x, d, n)  # H·B_b·θ_pad
+            for i in range(n):  # |G_b|·Π_b, with (Π x)_i = x[π(i)]
                 y[i] = x[pb[i]] * gb[i]
-            _signed(qb, y, y, n)  # G_b = σ_b ⊙ |G|: the signs σ_b, in place
-            fwht_inplace(y, n)
+            _signed_fwht(y, qb, y, n, n)  # H·σ_b·(…), G_b = σ_b ⊙ |G|
             start = max(b * n, first_row)
             stop = min(b * n + n, last_row)
             k = _first_segment(bounds, start)
@@ -283,7 +369,9 @@ def fastfood_transpose(grad, first_row, signs, gauss_signs, perm, gauss, bounds,
     with g = grad placed at those rows and zero elsewhere, so only the blocks those rows touch run.
 
     Each chunk of blocks sums into its own float64 row of `partial`, reduced at the end, so threads
-    never write the same d-vector and the sum over thousands of blocks keeps float32 accuracy.
+    never write the same d-vector and the sum over thousands of blocks keeps float32 accuracy. A
+    block inside one segment (almost all of them) has a single scale, which by linearity is applied
+    as the block is summed: its first FWHT pass then reads grad directly, one pass fewer.
     """
     d = out.shape[0]
     num_pool, n = gauss.shape
@@ -299,25 +387,33 @@ def fastfood_transpose(grad, first_row, signs, gauss_signs, perm, gauss, bounds,
             sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
             start = b * n
             lo_block, hi_block = max(start, first_row), min(start + n, last_row)
-            for i in range(lo_block - start):
-                x[i] = 0.0
-            for i in range(hi_block - start, n):
-                x[i] = 0.0
             k = _first_segment(bounds, lo_block)
-            while k < scales.shape[0] and bounds[k] < hi_block:
-                lo, hi, s = max(lo_block, bounds[k]), min(hi_block, bounds[k + 1]), scales[k]
-                xk, gk = x[lo - start : hi - start], grad[lo - first_row : hi - first_row]
-                for i in range(hi - lo):
-                    xk[i] = s * gk[i]
-                k += 1
-            fwht_inplace(x, n)
+            whole = lo_block == start and hi_block == start + n and bounds[k + 1] >= hi_block
+            if whole and n >= 8 * LANES:  # one segment, all rows: its scale comes last, H reads grad
+                scale = np.float64(scales[k])
+                for i in range(0, n, 8 * LANES):
+                    _copied_first_pass(grad, start - first_row + i, x, i)
+                _radix_passes(x, n, 8 * LANES)
+            else:
+                scale = 1.0
+                for i in range(lo_block - start):
+                    x[i] = 0.0
+                for i in range(hi_block - start, n):
+                    x[i] = 0.0
+                while k < scales.shape[0] and bounds[k] < hi_block:
+                    lo, hi, s = max(lo_block, bounds[k]), min(hi_block, bounds[k + 1]), scales[k]
+                    xk, gk = x[lo - start : hi - start], grad[lo - first_row : hi - first_row]
+                    for i in range(hi - lo):
+                        xk[i] = s * gk[i]
+                    k += 1
+                fwht_inplace(x, n)
             _signed(qb, x, x, n)  # the signs σ_b of G_b, in place
             for i in range(n):  # Π_bᵀ·G_b: scatter back to where the forward gathered from
                 y[pb[i]] = x[i] * gb[i]
             fwht_inplace(y, n)
             _signed(sb, y, y, d)
             for i in range(d):
-                acc[i] += y[i]
+                acc[i] += scale * y[i]
     for i in range(d):
         total = 0.0
         for c in range(num_chunks):

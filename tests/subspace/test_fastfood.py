@@ -23,6 +23,7 @@ CASES = [
     (17, 17, None),
     (1, 9, [4, 5]),
     (64, 64 * 9 + 5, [64 * 9 + 5]),
+    (200, 3000, [1000, 24, 1976]),  # n = 256: fused first passes, blocks inside and across segments
 ]
 
 
@@ -120,6 +121,17 @@ def test_transpose_of_a_row_range_is_those_rows_of_p(backend: str, start: int, s
     g = torch.randn(37)
     got = ff.transpose_into(g[start:stop].clone(), torch.empty(5), start=start)
     torch.testing.assert_close(got, P[start:stop].t() @ g[start:stop], rtol=1e-5, atol=1e-5)
+
+
+@needs_numba
+@pytest.mark.parametrize("start, stop", [(0, 3000), (256, 768), (300, 1300), (1024, 3000), (2900, 3000)])
+def test_numba_row_range_transpose_equals_torch_for_blocks_of_128_and_more(start: int, stop: int) -> None:
+    """n = 256: whole blocks inside one segment take the kernel's fused path (scale applied last, the
+    first FWHT pass reading grad at the range's offset), the others the general one."""
+    fast, slow = (Fastfood(seed=4, d=200, D=3000, segments=[1000, 24, 1976], backend=b) for b in ("numba", "torch"))
+    g = torch.randn(stop - start)
+    expected = slow.transpose_into(g, torch.empty(200), start=start)
+    torch.testing.assert_close(fast.transpose_into(g, torch.empty(200), start=start), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
