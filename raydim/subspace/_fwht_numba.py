@@ -234,15 +234,16 @@ def _flip16(typingctx, bits, start, values, out):
 def _first_pass_codegen(context, builder, src_type, src, src_start, dst_type, dst, dst_start, flip=None):
     """dst[dst_start : +128] ← strides 1 … 64 of H on src[src_start : +128], optionally after the ±1
     bits (bits_type, bits) at dst_start …: the first pass of a transform fused with what fed it."""
+    src_offsets = [builder.add(src_start, ir.Constant(src_start.type, LANES * t)) for t in range(8)]
+    dst_offsets = [builder.add(dst_start, ir.Constant(dst_start.type, LANES * t)) for t in range(8)]
     loads = []
-    for t in range(8):
-        v = builder.load(_vector_pointer(context, builder, src_type, src, builder.add(src_start, ir.Constant(src_start.type, LANES * t))), align=4)
+    for src_offset, dst_offset in zip(src_offsets, dst_offsets):
+        v = builder.load(_vector_pointer(context, builder, src_type, src, src_offset), align=4)
         if flip is not None:
-            v = _flip_value(context, builder, *flip, builder.add(dst_start, ir.Constant(dst_start.type, LANES * t)), v)
+            v = _flip_value(context, builder, *flip, dst_offset, v)
         loads.append(_lane_stages(builder, v))
-    for t, value in enumerate(_cross_stages(builder, loads)):
-        offset = builder.add(dst_start, ir.Constant(dst_start.type, LANES * t))
-        builder.store(value, _vector_pointer(context, builder, dst_type, dst, offset), align=4)
+    for dst_offset, value in zip(dst_offsets, _cross_stages(builder, loads)):
+        builder.store(value, _vector_pointer(context, builder, dst_type, dst, dst_offset), align=4)
     return context.get_dummy_value()
 
 
@@ -283,10 +284,11 @@ def _sign(bits, i):
 
 
 @njit(fastmath=True, inline="always")
-def _signed(bits, values, out, count):
-    """out[:count] ← ±1 diagonal (packed `bits`) ⊙ values[:count], 16 signs at a time."""
-    whole = count - count % LANES if _LITTLE_ENDIAN else 0
-    for i in range(0, whole, LANES):
+def _signed(bits, values, out, count, first=0):
+    """out[first:count] ← ±1 diagonal (packed `bits`) ⊙ values[first:count], 16 signs at a time
+    (first a multiple of 16)."""
+    whole = max(first, count - count % LANES) if _LITTLE_ENDIAN else first
+    for i in range(first, whole, LANES):
         _flip16(bits, i, values, out)
     for i in range(whole, count):
         out[i] = values[i] * _sign(bits, i)
@@ -307,11 +309,7 @@ def _signed_fwht(src, bits, dst, count, n):
     for i in range(0, whole, group):
         _signed_first_pass(src, bits, dst, i)
     if whole < count:  # the group count ends in: its tail is zero, not src
-        vectors = count - count % LANES
-        for i in range(whole, vectors, LANES):
-            _flip16(bits, i, src, dst)
-        for i in range(vectors, count):
-            dst[i] = src[i] * _sign(bits, i)
+        _signed(bits, src, dst, count, whole)
         for i in range(count, whole + group):
             dst[i] = 0.0
         _lanes_butterfly8(dst, whole, LANES)
