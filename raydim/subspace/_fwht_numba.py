@@ -386,8 +386,8 @@ def fastfood_transpose(grad, first_row, signs, gauss_signs, perm, gauss, bounds,
             start = b * n
             lo_block, hi_block = max(start, first_row), min(start + n, last_row)
             k = _first_segment(bounds, lo_block)
-            whole = lo_block == start and hi_block == start + n and bounds[k + 1] >= hi_block
-            if whole and n >= 8 * LANES:  # one segment, all rows: its scale comes last, H reads grad
+            one_segment = lo_block == start and hi_block == start + n and bounds[k + 1] >= hi_block
+            if one_segment and n >= 8 * LANES:  # one segment, all rows: its scale comes last, H reads grad
                 scale = np.float64(scales[k])
                 for i in range(0, n, 8 * LANES):
                     _copied_first_pass(grad, start - first_row + i, x, i)
