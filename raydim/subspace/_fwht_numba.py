@@ -231,20 +231,41 @@ def _flip16(typingctx, bits, start, values, out):
     return None
 
 
-def _first_pass_codegen(context, builder, src_type, src, src_start, dst_type, dst, dst_start, flip=None):
-    """dst[dst_start : +128] ← strides 1 … 64 of H on src[src_start : +128], optionally after the ±1
-    bits (bits_type, bits) at dst_start …: the first pass of a transform fused with what fed it."""
-    src_offsets = [builder.add(src_start, ir.Constant(src_start.type, LANES * t)) for t in range(8)]
+def _first_pass_codegen(context, builder, load, dst_type, dst, dst_start, flip=None):
+    """dst[dst_start : +128] ← strides 1 … 64 of H on the 128 floats `load(t)` returns 16 at a time
+    (t < 8), optionally after the ±1 bits (bits_type, bits) at dst_start …: the first pass of a
+    transform fused with what fed it."""
     dst_offsets = [builder.add(dst_start, ir.Constant(dst_start.type, LANES * t)) for t in range(8)]
-    loads = []
-    for src_offset, dst_offset in zip(src_offsets, dst_offsets):
-        v = builder.load(_vector_pointer(context, builder, src_type, src, src_offset), align=4)
+    values = []
+    for t, dst_offset in enumerate(dst_offsets):
+        v = load(t)
         if flip is not None:
             v = _flip_value(context, builder, *flip, dst_offset, v)
-        loads.append(_lane_stages(builder, v))
-    for dst_offset, value in zip(dst_offsets, _cross_stages(builder, loads)):
+        values.append(_lane_stages(builder, v))
+    for dst_offset, value in zip(dst_offsets, _cross_stages(builder, values)):
         builder.store(value, _vector_pointer(context, builder, dst_type, dst, dst_offset), align=4)
     return context.get_dummy_value()
+
+
+def _loader(context, builder, src_type, src, src_start):
+    """load(t) for `_first_pass_codegen`: the t-th 16 floats of src from src_start."""
+
+    def load(t):
+        offset = builder.add(src_start, ir.Constant(src_start.type, LANES * t))
+        return builder.load(_vector_pointer(context, builder, src_type, src, offset), align=4)
+
+    return load
+
+
+def _perm_index(context, builder, perm_type, perm, i):
+    """perm[i] as a 64-bit index: a plain load, without the negative-index wraparound numba adds to
+    every `x[perm[i]]` (four instructions per element in a loop that is all loads and stores)."""
+    data = context.make_array(perm_type)(context, builder, perm).data
+    return builder.sext(builder.load(cgutils.gep(builder, data, i)), ir.IntType(64))
+
+
+def _is_perm(perm) -> bool:
+    return isinstance(perm, types.Array) and perm.dtype in (types.int16, types.int32) and perm.ndim == 1 and perm.layout == "C"
 
 
 @intrinsic
@@ -255,7 +276,8 @@ def _signed_first_pass(typingctx, src, bits, dst, start):
     def codegen(context, builder, signature, args):
         src_type, bits_type, dst_type, _ = signature.args
         src, bits, dst, start = args
-        return _first_pass_codegen(context, builder, src_type, src, start, dst_type, dst, start, (bits_type, bits))
+        load = _loader(context, builder, src_type, src, start)
+        return _first_pass_codegen(context, builder, load, dst_type, dst, start, (bits_type, bits))
 
     if _is_float32_vector(src) and _is_packed_bits(bits) and _is_float32_vector(dst):
         return types.void(src, bits, dst, start), codegen
@@ -270,10 +292,74 @@ def _copied_first_pass(typingctx, src, src_start, dst, dst_start):
     def codegen(context, builder, signature, args):
         src_type, _, dst_type, _ = signature.args
         src, src_start, dst, dst_start = args
-        return _first_pass_codegen(context, builder, src_type, src, src_start, dst_type, dst, dst_start)
+        load = _loader(context, builder, src_type, src, src_start)
+        return _first_pass_codegen(context, builder, load, dst_type, dst, dst_start)
 
     if _is_float32_vector(src) and _is_float32_vector(dst):
         return types.void(src, src_start, dst, dst_start), codegen
+    return None
+
+
+@intrinsic
+def _gathered_first_pass(typingctx, x, perm, gauss, bits, dst, start):
+    """dst[start : +128] ← strides 1 … 64 of H on (±1 bits ⊙ gauss ⊙ x[perm])[start : +128]: the
+    Fastfood block's middle G·Π and the first pass of the H after it, the gathered values going
+    straight from registers into the butterflies (one pass over the block fewer)."""
+
+    def codegen(context, builder, signature, args):
+        x_type, perm_type, gauss_type, bits_type, dst_type, _ = signature.args
+        x, perm, gauss, bits, dst, start = args
+        x_data = context.make_array(x_type)(context, builder, x).data
+        gauss_at = _loader(context, builder, gauss_type, gauss, start)
+
+        def load(t):
+            first = builder.add(start, ir.Constant(start.type, LANES * t))
+            v = ir.Constant(_VEC, None)
+            for lane in range(LANES):
+                i = builder.add(first, ir.Constant(first.type, lane))
+                value = builder.load(cgutils.gep(builder, x_data, _perm_index(context, builder, perm_type, perm, i)))
+                v = builder.insert_element(v, value, ir.Constant(ir.IntType(32), lane))
+            return builder.fmul(v, gauss_at(t))
+
+        return _first_pass_codegen(context, builder, load, dst_type, dst, start, (bits_type, bits))
+
+    if (
+        _is_float32_vector(x)
+        and _is_perm(perm)
+        and _is_float32_vector(gauss)
+        and _is_packed_bits(bits)
+        and _is_float32_vector(dst)
+    ):
+        return types.void(x, perm, gauss, bits, dst, start), codegen
+    return None
+
+
+@intrinsic
+def _scattered16(typingctx, x, bits, gauss, perm, y, start):
+    """y[perm[i]] ← (±1 bits ⊙ gauss ⊙ x)[i] for i in start … start+15: the transpose's G·Πᵀ with the
+    diagonal on 16 lanes at once and only the stores scalar."""
+
+    def codegen(context, builder, signature, args):
+        x_type, bits_type, gauss_type, perm_type, y_type, _ = signature.args
+        x, bits, gauss, perm, y, start = args
+        v = builder.load(_vector_pointer(context, builder, x_type, x, start), align=4)
+        v = _flip_value(context, builder, bits_type, bits, start, v)
+        v = builder.fmul(v, builder.load(_vector_pointer(context, builder, gauss_type, gauss, start), align=4))
+        y_data = context.make_array(y_type)(context, builder, y).data
+        for lane in range(LANES):
+            index = _perm_index(context, builder, perm_type, perm, builder.add(start, ir.Constant(start.type, lane)))
+            value = builder.extract_element(v, ir.Constant(ir.IntType(32), lane))
+            builder.store(value, cgutils.gep(builder, y_data, index), align=4)
+        return context.get_dummy_value()
+
+    if (
+        _is_float32_vector(x)
+        and _is_packed_bits(bits)
+        and _is_float32_vector(gauss)
+        and _is_perm(perm)
+        and _is_float32_vector(y)
+    ):
+        return types.void(x, bits, gauss, perm, y, start), codegen
     return None
 
 
@@ -319,6 +405,32 @@ def _signed_fwht(src, bits, dst, count, n):
     _radix_passes(dst, n, group)
 
 
+@njit(fastmath=True, inline="always")
+def _permuted_fwht(x, perm, gauss, bits, y, n):
+    """y[:n] ← H_n·(±1 diagonal ⊙ gauss ⊙ Π x) with (Π x)_i = x[perm[i]]: the forward's G·Π, fused
+    into the first pass of the H after it where that pass is vectorised."""
+    if n < 8 * LANES or not _LITTLE_ENDIAN:
+        for i in range(n):
+            y[i] = x[perm[i]] * gauss[i]
+        _signed_fwht(y, bits, y, n, n)
+        return
+    for i in range(0, n, 8 * LANES):
+        _gathered_first_pass(x, perm, gauss, bits, y, i)
+    _radix_passes(y, n, 8 * LANES)
+
+
+@njit(fastmath=True, inline="always")
+def _scatter(x, bits, gauss, perm, y, n):
+    """y[perm[i]] ← (±1 diagonal ⊙ gauss ⊙ x)[i] for i < n: the transpose's Πᵀ·G, x overwritten."""
+    if n < LANES or not _LITTLE_ENDIAN:
+        _signed(bits, x, x, n)
+        for i in range(n):
+            y[perm[i]] = x[i] * gauss[i]
+        return
+    for i in range(0, n, LANES):
+        _scattered16(x, bits, gauss, perm, y, i)
+
+
 @kernel
 def fastfood_forward(theta, first_row, signs, gauss_signs, perm, gauss, bounds, scales, base, out, num_chunks):
     """out ← base + scale ⊙ (rows first_row … first_row + len(out) of P)·θ, so only the blocks those
@@ -342,9 +454,7 @@ def fastfood_forward(theta, first_row, signs, gauss_signs, perm, gauss, bounds, 
         for b in range(first_block + (c * num_blocks) // num_chunks, first_block + ((c + 1) * num_blocks) // num_chunks):
             sb, qb, pb, gb = signs[b], gauss_signs[b], perm[b % num_pool], gauss[b % num_pool]
             _signed_fwht(theta, sb, x, d, n)  # H·B_b·θ_pad
-            for i in range(n):  # |G_b|·Π_b, with (Π x)_i = x[π(i)]
-                y[i] = x[pb[i]] * gb[i]
-            _signed_fwht(y, qb, y, n, n)  # H·σ_b·(…), G_b = σ_b ⊙ |G|
+            _permuted_fwht(x, pb, gb, qb, y, n)  # H·σ_b·|G_b|·Π_b·(…), G_b = σ_b ⊙ |G|
             start = max(b * n, first_row)
             stop = min(b * n + n, last_row)
             k = _first_segment(bounds, start)
@@ -405,9 +515,7 @@ def fastfood_transpose(grad, first_row, signs, gauss_signs, perm, gauss, bounds,
                         xk[i] = s * gk[i]
                     k += 1
                 fwht_inplace(x, n)
-            _signed(qb, x, x, n)  # the signs σ_b of G_b, in place
-            for i in range(n):  # Π_bᵀ·G_b: scatter back to where the forward gathered from
-                y[pb[i]] = x[i] * gb[i]
+            _scatter(x, qb, gb, pb, y, n)  # Π_bᵀ·G_b: back to where the forward gathered from
             fwht_inplace(y, n)
             _signed(sb, y, y, d)
             for i in range(d):
