@@ -100,6 +100,13 @@ def test_numba_kernel_equals_torch_path(d: int, D: int, segments: list[int] | No
     torch.testing.assert_close(fast.transpose_into(grad, torch.empty(d)), expected, rtol=1e-5, atol=1e-5)
 
 
+@needs_numba
+def test_numba_kernel_equals_torch_path_with_int32_permutations() -> None:
+    """n = 2^16 > 2^15: Π is stored as int32 (int16 below), which the kernels' gather and scatter
+    read without numba's indexing; blocks inside and across segments."""
+    test_numba_kernel_equals_torch_path(40_000, 150_000, [70_000, 5, 79_995])
+
+
 @pytest.mark.parametrize("backend", ["torch", pytest.param("numba", marks=needs_numba)])
 def test_weights_scale_each_segment_of_the_offset(backend: str) -> None:
     """SAID's λ folded into the row scales: base + w ⊙ P·θ_d, w expanded over each segment's rows."""
