@@ -10,9 +10,13 @@ Why LLVM intrinsics instead of plain loops: numba leaves the strides-1, 2, 4, 8 
 vectoriser's scalar remainder. Written on 16-lane `<16 x float>` values instead, the first four stages
 are a shuffle + FMA each inside one register, fused with the next three into one pass, and every
 later radix-16/8 pass touches each element once per four or three stages; the ±1 diagonals are
-applied 16 bits at a time as a sign-bit XOR. LLVM lowers `<16 x float>` to whatever the CPU has (one
-AVX-512 register, two AVX2, four SSE or NEON), so nothing here is x86-specific. What each step
-gained: docs/benchmarks.md.
+applied 16 bits at a time as a sign-bit XOR. The permutation Π stays a scalar gather (forward) and
+scatter (transpose): AVX-512's own gather and scatter instructions, measured, won at one d what
+they lost at another. Written as intrinsics, though, its loads and stores lose numba's
+negative-index fix-up, the diagonals around it run on 16 lanes, and the forward's gathered vectors
+go from registers straight into the next H's first pass. LLVM lowers `<16 x float>` to whatever the
+CPU has (one AVX-512 register, two AVX2, four SSE or NEON), so nothing here is x86-specific. What
+each step gained: docs/benchmarks.md.
 """
 
 import sys
@@ -265,7 +269,9 @@ def _perm_index(context, builder, perm_type, perm, i):
 
 
 def _is_perm(perm) -> bool:
-    return isinstance(perm, types.Array) and perm.dtype in (types.int16, types.int32) and perm.ndim == 1 and perm.layout == "C"
+    """Typing guard: one row of Π as `draw_blocks` stores it (int16 while n <= 2^15, else int32)."""
+    is_row = isinstance(perm, types.Array) and perm.ndim == 1 and perm.layout == "C"
+    return is_row and perm.dtype in (types.int16, types.int32)
 
 
 @intrinsic
@@ -336,7 +342,7 @@ def _gathered_first_pass(typingctx, x, perm, gauss, bits, dst, start):
 
 @intrinsic
 def _scattered16(typingctx, x, bits, gauss, perm, y, start):
-    """y[perm[i]] ← (±1 bits ⊙ gauss ⊙ x)[i] for i in start … start+15: the transpose's G·Πᵀ with the
+    """y[perm[i]] ← (±1 bits ⊙ gauss ⊙ x)[i] for i in start … start+15: the transpose's Πᵀ·G with the
     diagonal on 16 lanes at once and only the stores scalar."""
 
     def codegen(context, builder, signature, args):
