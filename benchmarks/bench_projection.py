@@ -11,7 +11,9 @@ contenders alike, medians reported:
 * copy    — `out.copy_(src)` into a preallocated buffer;
 * numba   — `Fastfood(backend="numba")`, the fused cache-blocked kernel;
 * torch   — `Fastfood(backend="torch")`, the pure-torch fallback (fewer repetitions: slow);
-* padded  — the older layout: one V = H·G·Π·H·B of size 2^⌈log₂D⌉ (fewer repetitions: slow).
+* padded  — the older layout: one V = H·G·Π·H·B of size 2^⌈log₂D⌉ (fewer repetitions: slow);
+* Π = I   — with `--identity-perm`: the numba kernel with every Π replaced by the identity. Not a P
+  anyone trains with: a bound on what any faster permutation step could give.
 """
 
 import argparse
@@ -72,12 +74,20 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def bench(D: int, d: int, reps: int, slow_reps: int, segments: int) -> dict[str, float]:
+def without_permutation(ff: Fastfood) -> Fastfood:
+    """`ff` with Π_b = I in every block (same table shapes and dtypes, so the same kernel runs)."""
+    ff.perm = torch.arange(ff.n, dtype=ff.perm.dtype).expand_as(ff.perm).contiguous()
+    return ff
+
+
+def bench(D: int, d: int, reps: int, slow_reps: int, segments: int, identity_perm: bool = False) -> dict[str, float]:
     """Median seconds per contender for one (D, d); the slow ones run on the first `slow_reps` rounds."""
     lengths = [D // segments + (i < D % segments) for i in range(segments)]
     src, dst = torch.randn(D), torch.empty(D)
     theta, grad, out, out_d = torch.randn(d), torch.randn(D), torch.empty(D), torch.empty(d)
     contenders = {"numba": Fastfood(0, d, D, lengths, backend="numba")}
+    if identity_perm:
+        contenders["Π = I"] = without_permutation(Fastfood(0, d, D, lengths, backend="numba"))
     if slow_reps:
         contenders["torch"] = Fastfood(0, d, D, lengths, backend="torch")
         contenders["padded"] = PaddedFastfood(0, d, D)
@@ -89,6 +99,10 @@ def bench(D: int, d: int, reps: int, slow_reps: int, segments: int) -> dict[str,
         times["copy"].append(_timed(lambda: dst.copy_(src)))
         times["numba fwd"].append(_timed(lambda: contenders["numba"].forward_into(theta, out)))
         times["numba T"].append(_timed(lambda: contenders["numba"].transpose_into(grad, out_d)))
+        if identity_perm:
+            ff = contenders["Π = I"]
+            both = _timed(lambda: ff.forward_into(theta, out)) + _timed(lambda: ff.transpose_into(grad, out_d))
+            times.setdefault("Π = I fwd+T", []).append(both)
         for name in ("torch", "padded") if r < slow_reps else ():
             ff = contenders[name]
             both = _timed(lambda: ff.forward_into(theta, out)) + _timed(lambda: ff.transpose_into(grad, out_d))
@@ -106,17 +120,22 @@ def main() -> None:
     parser.add_argument("--slow-reps", type=int, default=3, help="rounds for the torch and padded paths (0: skip)")
     parser.add_argument("--segments", type=int, default=MINILM_L6_TENSORS, help="per-tensor normalisation segments")
     parser.add_argument("--threads", type=int, default=2, help="torch and numba threads")
+    parser.add_argument("--identity-perm", action="store_true", help="also time the kernel with Π = I (a bound)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
     print(f"D={args.D:,}, {args.threads} threads, medians of {args.reps} rounds ({args.slow_reps} for torch/padded)")
     columns = ["numba fwd", "numba T", "numba fwd+T", "torch fwd+T", "padded fwd+T"]
-    print("| d | copy ms | " + " | ".join(f"{c} ms" for c in columns) + " | numba ×copy | torch ×copy | padded ×copy |")
-    print("|---:" * (len(columns) + 5) + "|")
+    columns += ["Π = I fwd+T"] if args.identity_perm else []
+    ratio_columns = columns[2:]
+    print("| d | copy ms | " + " | ".join(f"{c} ms" for c in columns) + " | "
+          + " | ".join(f"{c.removesuffix(' fwd+T')} ×copy" for c in ratio_columns) + " |")
+    print("|---:" * (len(columns) + len(ratio_columns) + 2) + "|")
     for d in args.d:
-        ms = {name: 1e3 * t for name, t in bench(args.D, d, args.reps, args.slow_reps, args.segments).items()}
+        medians = bench(args.D, d, args.reps, args.slow_reps, args.segments, args.identity_perm)
+        ms = {name: 1e3 * t for name, t in medians.items()}
         cells = [f"{ms[c]:.1f}" if c in ms else "–" for c in columns]
-        ratios = [f"{ms[c] / ms['copy']:.1f}×" if c in ms else "–" for c in columns[2:]]
+        ratios = [f"{ms[c] / ms['copy']:.1f}×" if c in ms else "–" for c in ratio_columns]
         print(f"| {d:,} | {ms['copy']:.2f} | " + " | ".join(cells + ratios) + " |")
 
 

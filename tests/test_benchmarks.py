@@ -14,12 +14,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_projection_benchmark_runs_every_contender():
     out = subprocess.run([sys.executable, "benchmarks/bench_projection.py", "--D", "65536", "--d", "64", "128",
-                          "--reps", "1", "--slow-reps", "1", "--segments", "4"],
+                          "--reps", "1", "--slow-reps", "1", "--segments", "4", "--identity-perm"],
                          cwd=REPO, capture_output=True, text=True, timeout=300, check=True).stdout
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| 64 ") or line.startswith("| 128 ")]
     assert len(rows) == 2
     for row in rows:
-        assert len(row) == 10 and all(cell.strip() not in ("", "–") for cell in row)  # all contenders timed
+        assert len(row) == 12 and all(cell.strip() not in ("", "–") for cell in row)  # all contenders timed
 
 
 def test_step_benchmark_compares_every_method(tmp_path):
