@@ -15,6 +15,12 @@ during the model's forward, lends each *unit* its weights only while that unit r
    forward had them, so that weights one op keeps from two nested units never share rows.
 3. Each lent tensor is the output of a small autograd function whose backward hands its gradient
    to ``pull_back``: no gradient accumulates on the model's parameters.
+4. The word embeddings, when only `nn.Embedding`'s own forward reads them, are lent row by row: a
+   pre-hook of the embedding module computes just the rows its input ids select (a few thousand of
+   a vocabulary of tens of thousands) into a small compact matrix, which the module reads with the
+   ids renumbered; their gradient is pulled back row by row (``rows_at``, ``pull_back_rows``). The
+   arena then needs room for one encoder layer rather than the whole vocabulary (MiniLM: 7 instead
+   of 45 MiB; RoBERTa-large: 50 instead of 206 MB).
 
 Units nest (DeBERTa's encoder holds relative-position weights read around all of its layers), so
 the arena is a stack, sized for the deepest nesting. During the forward, a parameter outside its
@@ -39,6 +45,10 @@ from raydim.subspace.layout import ParameterLayout, layer_group
 
 Rows = Callable[[int, int, torch.Tensor], torch.Tensor]  # (first, last segment, out) -> out filled with θ's rows
 PullBack = Callable[[int, torch.Tensor], None]  # (segment, ∂L/∂θ of its rows, flat)
+# (segment, sorted row ids of its matrix, out (k, width), scratch) -> out filled with those rows of θ
+RowsAt = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
+PullBackRows = Callable[[int, torch.Tensor, torch.Tensor], None]  # (segment, sorted row ids, ∂L/∂ those rows (k, width))
+_MIN_ROW_SCRATCH = 1 << 16  # arena floats kept free for computing row-lent embeddings a chunk of rows at a time
 
 
 @dataclass
@@ -86,14 +96,18 @@ class WeightLender:
     ``pull_back(i, grad)`` receives ∂L/∂θ of segment i; `anchor` (a tensor requiring grad, the
     trained coordinates) makes autograd record the lent weights; ``on_forward`` runs as each
     forward of the model starts (to fix what ``rows`` reads for the forward and its backward).
+    Given ``rows_at`` and ``pull_back_rows`` too, the word embeddings are lent row by row (4. above).
     """
 
     def __init__(self, model: nn.Module, layout: ParameterLayout, rows: Rows, pull_back: PullBack,
-                 anchor: torch.Tensor, on_forward: Callable[[], None], model_name: str = "model") -> None:
+                 anchor: torch.Tensor, on_forward: Callable[[], None], model_name: str = "model",
+                 rows_at: RowsAt | None = None, pull_back_rows: PullBackRows | None = None) -> None:
         self.model, self.layout, self.model_name = model, layout, model_name
         self._rows, self._pull_back, self._anchor, self._on_forward = rows, pull_back, anchor, on_forward
+        self._rows_at, self._pull_back_rows = rows_at, pull_back_rows
         params = dict(model.named_parameters())
         self._params = [params[s.name].requires_grad_(False) for s in layout.segments]
+        self._row_lent = self._find_row_lent() if rows_at is not None and pull_back_rows is not None else {}
         first = self._params[0]
         nan = torch.full((), float("nan"), dtype=first.dtype, device=first.device)
         self._poison = [nan.expand(p.shape) for p in self._params]
@@ -104,16 +118,43 @@ class WeightLender:
         # fault its pages in again each step and fragment the heap
         self.arena = torch.empty(self._place_units(), dtype=first.dtype, device=first.device)
         self._arena_address = self.arena.untyped_storage().data_ptr()  # what _pack compares every saved tensor with
+        # θ is written into the arena through an alias with its own version counter: autograd forbids using a
+        # lent view (an outer unit's, say DeBERTa's relative positions) once anything wrote into its base, and
+        # the arena is rewritten above it by design (inner units, embedding rows, backward's recomputation)
+        self._arena_out = self.arena.data
         self._top = 0  # first free arena row
         self._lent_runs: list[tuple[int, int]] = []  # (arena row, first segment) of each run lent right now
         self._in_forward = False
         self._checked: set[bool] = set()  # training modes whose first forward was checked for NaN reads
+        self._padding: dict[nn.Module, int | None] = {}  # a running row-lent embedding's own padding_idx
         self._saved_hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
         model.register_forward_pre_hook(self._enter_model, prepend=True)
         for unit in self._units:
             unit.module.register_forward_pre_hook(partial(self._lend, unit))
             unit.module.register_forward_hook(partial(self._take_back, unit), always_call=True)
+        for i, modules in self._row_lent.items():  # after the units' hooks: a unit may be the embedding itself
+            for module in modules:
+                module.register_forward_pre_hook(partial(self._lend_rows, i))
+                module.register_forward_hook(partial(self._take_back_rows, i), always_call=True)
         model.register_forward_hook(self._exit_model, always_call=True)
+
+    def _find_row_lent(self) -> dict[int, list[nn.Embedding]]:
+        """{segment: its embedding modules} for the word embeddings, if they can be lent row by row:
+        every registration of them is the weight of an `nn.Embedding` that runs nn.Embedding's own
+        forward (so its input ids say which rows are read), without max_norm (which writes the
+        weight) or sparse gradients. Other weights, read whole, are lent whole."""
+        try:
+            embedding = self.model.get_input_embeddings()  # the Hugging Face way to name them
+        except (AttributeError, NotImplementedError):
+            return {}
+        index = {id(p): i for i, p in enumerate(self._params)}
+        if not isinstance(embedding, nn.Embedding) or id(embedding.weight) not in index:
+            return {}
+        registrations = [(module, name) for module in self.model.modules()
+                         for name, p in module._parameters.items() if p is embedding.weight]
+        plain = all(name == "weight" and isinstance(module, nn.Embedding) and type(module).forward is nn.Embedding.forward
+                    and module.max_norm is None and not module.sparse for module, name in registrations)
+        return {index[id(embedding.weight)]: [module for module, _ in registrations]} if plain else {}
 
     def _build_units(self) -> list[_Unit]:
         """Every registration of a lent parameter (tied ones included), grouped by its layer's module."""
@@ -130,7 +171,7 @@ class WeightLender:
                     owner = module_name  # a parameter outside any layer: its own module is the unit
                 units.setdefault(owner, _Unit(modules[owner], owner)).slots.append((module, name, index[id(param)]))
         for unit in units.values():
-            for i in sorted({i for _, _, i in unit.slots}):
+            for i in sorted({i for _, _, i in unit.slots} - self._row_lent.keys()):
                 if unit.runs and unit.runs[-1][1] == i:
                     unit.runs[-1] = (unit.runs[-1][0], i + 1)
                 else:
@@ -154,6 +195,8 @@ class WeightLender:
                 for i in range(first, last):
                     self._home[i] = row + segments[i].start - segments[first].start
                 row += segments[last - 1].stop - segments[first].start
+            for i in {i for _, _, i in unit.slots} & self._row_lent.keys():  # scratch for its chunks of rows
+                row += max(self._params[i].shape[1], min(segments[i].numel, _MIN_ROW_SCRATCH))
             size = max(size, row)
         return size
 
@@ -191,14 +234,16 @@ class WeightLender:
         parts: dict[int, torch.Tensor] = {}
         for first, last in unit.runs:
             start, stop = segments[first].start, segments[last - 1].stop
-            rows = self._rows(first, last, self.arena[self._top : self._top + stop - start])
+            self._rows(first, last, self._arena_out[self._top : self._top + stop - start])
+            rows = self.arena[self._top : self._top + stop - start]
             self._lent_runs.append((self._top, first))
             self._top += stop - start
             for i in range(first, last):
                 view = rows[segments[i].start - start : segments[i].stop - start].view(self._params[i].shape)
                 parts[i] = _Lent.apply(self._anchor, self._pull_back, i, view)
         for owner, name, i in unit.slots:
-            owner._parameters[name] = parts[i]
+            if i not in self._row_lent:
+                owner._parameters[name] = parts[i]
 
     def _take_back(self, unit: _Unit, module: nn.Module, args, output) -> None:
         """Post-hook of a unit's module: its parameters read NaN again, its arena rows are free."""
@@ -208,6 +253,33 @@ class WeightLender:
         self._top = unit.top.pop()
         while self._lent_runs and self._lent_runs[-1][0] >= self._top:
             self._lent_runs.pop()
+
+    def _lend_rows(self, i: int, module: nn.Embedding, args):
+        """Pre-hook of a row-lent embedding: only the rows its ids select, as a compact matrix read
+        with the ids renumbered (padding_idx too, restored by `_take_back_rows`)."""
+        if not self._in_forward:
+            raise RaydimError("the input embeddings ran outside the model's forward; subspace training computes "
+                              "the weights only within it")
+        ids, *rest = args
+        rows, renumbered = torch.unique(ids, sorted=True, return_inverse=True)
+        weight = self._params[i]
+        out = torch.empty(rows.numel(), weight.shape[1], dtype=weight.dtype, device=weight.device)
+        self._rows_at(i, rows, out, self._arena_out[self._top :])
+        module._parameters["weight"] = _Lent.apply(self._anchor, partial(self._pull_back_lent_rows, rows), i, out)
+        self._padding[module] = module.padding_idx
+        if module.padding_idx is not None:
+            at = int(torch.searchsorted(rows, module.padding_idx))
+            module.padding_idx = at if at < rows.numel() and int(rows[at]) == module.padding_idx else None
+        return (renumbered, *rest)
+
+    def _pull_back_lent_rows(self, rows: torch.Tensor, segment: int, grad: torch.Tensor) -> None:
+        self._pull_back_rows(segment, rows, grad.view(rows.numel(), -1))
+
+    def _take_back_rows(self, i: int, module: nn.Embedding, args, output) -> None:
+        """Post-hook of a row-lent embedding: its weight reads NaN again, its padding_idx is its own."""
+        if module in self._padding:  # else the pre-hook refused this call
+            module.padding_idx = self._padding.pop(module)
+            module._parameters["weight"] = self._poison[i]
 
     @staticmethod
     def _set(unit: _Unit, tensors: list[torch.Tensor]) -> None:
@@ -232,5 +304,5 @@ class WeightLender:
         if not isinstance(saved, _Saved):
             return saved
         home, numel = self._home[saved.segment], self.layout.segments[saved.segment].numel
-        self._rows(saved.segment, saved.segment + 1, self.arena[home : home + numel])
+        self._rows(saved.segment, saved.segment + 1, self._arena_out[home : home + numel])
         return self.arena.as_strided(saved.size, saved.stride, home + saved.offset)

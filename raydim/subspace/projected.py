@@ -13,15 +13,20 @@ fine-tune. What this module adds:
    of ``_STAGING_ROWS`` rows of one group g; when the next tensor falls outside the window (or in
    another group), the window is pulled back in one kernel call, z = P_wᵀ·∂L/∂θ_w:
    ∂L/∂θ_d += λ_g·z and ∂L/∂λ_g += ⟨∂L/∂θ_w, (P·θ_d)_w⟩ = ⟨z, θ_d⟩. Tensors larger than the
-   window (the word embeddings) are pulled back on their own: ~10 kernel calls per step, which
+   window (word embeddings lent whole) are pulled back on their own: ~10 kernel calls per step, which
    matters on a busy machine, where each call waits for its threads to be scheduled;
-3. :meth:`after_backward` pulls back the last window and hands the two sums to the optimiser.
+3. :meth:`after_backward` pulls back the last window and hands the two sums to the optimiser;
+4. the word embeddings, lent only the rows a batch's ids select (`WeightLender`), get those rows
+   computed a chunk of rows at a time (:meth:`rows_at`) and their gradient pulled back through the
+   staging window the same way (:meth:`_pull_back_rows`).
 
 The subspace is rebuilt from (seed, d, layout) anywhere, so the trial state is just θ_d and λ.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -97,7 +102,7 @@ class SubspaceModel(nn.Module):
         for group, start, _ in self.layout.group_ranges():
             self._group_start.setdefault(group, start)
         self.lender = WeightLender(model, self.layout, self.rows, self._pull_back, self.theta_d, self._take_lambdas,
-                                   model_name)
+                                   model_name, rows_at=self.rows_at, pull_back_rows=self._pull_back_rows)
 
     @property
     def num_trainable(self) -> int:
@@ -115,6 +120,17 @@ class SubspaceModel(nn.Module):
             out = torch.empty(stop - start, dtype=self.theta0.dtype, device=self.theta0.device)
         return self.projection.forward_into(self.theta_d.detach(), out, base=self.theta0[start:stop],
                                             weights=self._weights, start=start)
+
+    @torch.no_grad()
+    def rows_at(self, i: int, ids: torch.Tensor, out: torch.Tensor, scratch: torch.Tensor) -> None:
+        """Rows `ids` (sorted, distinct) of segment i's (rows, width) matrix of θ into `out` (k, width),
+        each chunk of ≤ len(scratch) floats from the next id on computed in `scratch` and gathered."""
+        segment, width = self.layout.segments[i], out.shape[1]
+        for lo, hi, first, last in _row_chunks(ids.tolist(), scratch.numel() // width):
+            a, b = segment.start + first * width, segment.start + last * width
+            theta = self.projection.forward_into(self.theta_d.detach(), scratch[: b - a], base=self.theta0[a:b],
+                                                 weights=self._weights, start=a)
+            out[lo:hi] = theta.view(-1, width)[ids[lo:hi] - first]
 
     def materialize(self) -> torch.Tensor:
         """All of θ as one D-vector, to inspect or export the model (training never holds it)."""
@@ -146,6 +162,21 @@ class SubspaceModel(nn.Module):
         lo = self._window[1]
         self._staging[segment.start - lo : segment.stop - lo] += grad  # += : backward may run twice per step
         self._staged = (min(self._staged[0], segment.start), max(self._staged[1], segment.stop))
+
+    @torch.no_grad()
+    def _pull_back_rows(self, i: int, ids: torch.Tensor, grad: torch.Tensor) -> None:
+        """Pull back ∂L/∂θ of rows `ids` (sorted, distinct) of segment i's matrix, grad (k, width): a
+        chunk of rows at a time, scattered into the staging window (all zeros once flushed; it holds
+        at least one row, hidden sizes being far below _STAGING_ROWS) and cleared after."""
+        segment, width = self.layout.segments[i], grad.shape[1]
+        group = segment.group if self.lambdas is not None else 0
+        self._flush()
+        for lo, hi, first, last in _row_chunks(ids.tolist(), self._staging.numel() // width):
+            chunk, at = self._staging[: (last - first) * width].view(-1, width), ids[lo:hi] - first
+            chunk.index_copy_(0, at, grad[lo:hi])
+            start = segment.start + first * width
+            self._accumulate(group, self.projection.transpose_into(chunk.view(-1), self._pulled, start=start))
+            chunk.index_fill_(0, at, 0.0)
 
     def _flush(self) -> None:
         """Pull back the staged rows of the window in one kernel call and clear the window."""
@@ -190,3 +221,13 @@ class SubspaceModel(nn.Module):
         self.theta_d.copy_(state["theta_d"])
         if self.lambdas is not None:
             self.lambdas.copy_(state["lambdas"])
+
+
+def _row_chunks(ids: list[int], per: int) -> Iterator[tuple[int, int, int, int]]:
+    """(lo, hi, first, last) covering sorted `ids`: ids[lo:hi] lie in rows [first, last), last − first ≤ per,
+    each chunk starting at its first id, so rows no id selects before it are skipped."""
+    lo = 0
+    while lo < len(ids):
+        hi = bisect.bisect_left(ids, ids[lo] + per, lo)
+        yield lo, hi, ids[lo], ids[hi - 1] + 1
+        lo = hi
