@@ -133,13 +133,13 @@ class WeightLender:
             unit.module.register_forward_pre_hook(partial(self._lend, unit))
             unit.module.register_forward_hook(partial(self._take_back, unit), always_call=True)
         for i, modules in self._row_lent.items():  # after the units' hooks: a unit may be the embedding itself
-            for module in modules:
-                module.register_forward_pre_hook(partial(self._lend_rows, i))
+            for name, module in modules:
+                module.register_forward_pre_hook(partial(self._lend_rows, i, name))
                 module.register_forward_hook(partial(self._take_back_rows, i), always_call=True)
         model.register_forward_hook(self._exit_model, always_call=True)
 
-    def _find_row_lent(self) -> dict[int, list[nn.Embedding]]:
-        """{segment: its embedding modules} for the word embeddings, if they can be lent row by row:
+    def _find_row_lent(self) -> dict[int, list[tuple[str, nn.Embedding]]]:
+        """{segment: its (name, embedding module)s} for the word embeddings, if they can be lent row by row:
         every registration of them is the weight of an `nn.Embedding` that runs nn.Embedding's own
         forward (so its input ids say which rows are read), without max_norm (which writes the
         weight) or sparse gradients. Other weights, read whole, are lent whole."""
@@ -150,11 +150,11 @@ class WeightLender:
         index = {id(p): i for i, p in enumerate(self._params)}
         if not isinstance(embedding, nn.Embedding) or id(embedding.weight) not in index:
             return {}
-        registrations = [(module, name) for module in self.model.modules()
+        registrations = [(module_name, module, name) for module_name, module in self.model.named_modules()
                          for name, p in module._parameters.items() if p is embedding.weight]
         plain = all(name == "weight" and isinstance(module, nn.Embedding) and type(module).forward is nn.Embedding.forward
-                    and module.max_norm is None and not module.sparse for module, name in registrations)
-        return {index[id(embedding.weight)]: [module for module, _ in registrations]} if plain else {}
+                    and module.max_norm is None and not module.sparse for _, module, name in registrations)
+        return {index[id(embedding.weight)]: [(name, module) for name, module, _ in registrations]} if plain else {}
 
     def _build_units(self) -> list[_Unit]:
         """Every registration of a lent parameter (tied ones included), grouped by its layer's module."""
@@ -226,8 +226,7 @@ class WeightLender:
     def _lend(self, unit: _Unit, module: nn.Module, args) -> None:
         """Pre-hook of a unit's module: its weights into the arena, views of them lent as its parameters."""
         if not self._in_forward:
-            raise RaydimError(f"{unit.name or 'the model'} ran outside the model's forward; subspace training computes "
-                              "each layer's weights only within it (activation checkpointing is not supported)")
+            raise _outside_forward(unit.name or "the model")
         segments = self.layout.segments
         unit.top.append(self._top)
         self._top = max(self._top, unit.depth)
@@ -254,12 +253,11 @@ class WeightLender:
         while self._lent_runs and self._lent_runs[-1][0] >= self._top:
             self._lent_runs.pop()
 
-    def _lend_rows(self, i: int, module: nn.Embedding, args):
+    def _lend_rows(self, i: int, name: str, module: nn.Embedding, args):
         """Pre-hook of a row-lent embedding: only the rows its ids select, as a compact matrix read
         with the ids renumbered (padding_idx too, restored by `_take_back_rows`)."""
         if not self._in_forward:
-            raise RaydimError("the input embeddings ran outside the model's forward; subspace training computes "
-                              "the weights only within it")
+            raise _outside_forward(name)
         ids, *rest = args
         rows, renumbered = torch.unique(ids, sorted=True, return_inverse=True)
         weight = self._params[i]
@@ -273,6 +271,7 @@ class WeightLender:
         return (renumbered, *rest)
 
     def _pull_back_lent_rows(self, rows: torch.Tensor, segment: int, grad: torch.Tensor) -> None:
+        """`_Lent`'s pull-back for a compact matrix: its flat gradient as (rows, width), with the row ids."""
         self._pull_back_rows(segment, rows, grad.view(rows.numel(), -1))
 
     def _take_back_rows(self, i: int, module: nn.Embedding, args, output) -> None:
@@ -306,3 +305,8 @@ class WeightLender:
         home, numel = self._home[saved.segment], self.layout.segments[saved.segment].numel
         self._rows(saved.segment, saved.segment + 1, self._arena_out[home : home + numel])
         return self.arena.as_strided(saved.size, saved.stride, home + saved.offset)
+
+
+def _outside_forward(name: str) -> RaydimError:
+    return RaydimError(f"{name} ran outside the model's forward; subspace training computes each layer's weights "
+                       "only within it (activation checkpointing is not supported)")

@@ -247,6 +247,8 @@ def test_word_embeddings_are_lent_only_the_rows_a_batch_reads(
     _check_gradients(wrapped, reference.eval(), batch, spoil_arena=True)
     assert asked == [sorted({i for row in ids for i in row})]
     assert embedding.padding_idx == 40 and isinstance(embedding.weight, nn.Parameter)
+    with pytest.raises(RaydimError, match="bert.embeddings.word_embeddings ran outside the model's forward"):
+        embedding(batch["input_ids"])
 
 
 def test_row_chunks_cover_the_ids_within_the_chunk_size() -> None:
