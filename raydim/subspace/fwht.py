@@ -82,7 +82,9 @@ def fwht_kronecker(x: torch.Tensor, max_factor: int = _MAX_KRONECKER_FACTOR) -> 
 
     View the last dim as (m₁, …, m_k) (index i = ((i₁·m₂ + i₂)·m₃ + …)); multiplying the last axis
     by H_{m_k} and rotating it to the front, k times, applies every factor and restores the order.
-    On GPUs with TF32 matmuls enabled the result carries TF32 rounding; leave
+    The matmuls run in x's dtype even under autocast: a bf16 autocast (`raydim train --bf16`) would
+    otherwise compute P·θ_d in bf16 in the forward but in float32 when backward recomputes it. On
+    GPUs with TF32 matmuls enabled the result carries TF32 rounding; leave
     `torch.backends.cuda.matmul.allow_tf32` off when exact float32 matters.
     """
     n = x.shape[-1]
@@ -92,9 +94,10 @@ def fwht_kronecker(x: torch.Tensor, max_factor: int = _MAX_KRONECKER_FACTOR) -> 
     num_factors = max(1, -(-log_n // log_m))
     factors = [1 << (log_n // num_factors + (i < log_n % num_factors)) for i in range(num_factors)]
     y = x.reshape(-1, n)  # (N, n)
-    for m in reversed(factors):
-        y = y.view(y.shape[0], n // m, m) @ hadamard(m, x.dtype, x.device)  # (N, n/m, m)
-        y = y.transpose(1, 2).reshape(y.shape[0], n)  # last factor axis moved to the front
+    with torch.autocast(x.device.type, enabled=False):
+        for m in reversed(factors):
+            y = y.view(y.shape[0], n // m, m) @ hadamard(m, x.dtype, x.device)  # (N, n/m, m)
+            y = y.transpose(1, 2).reshape(y.shape[0], n)  # last factor axis moved to the front
     return y.view(x.shape)
 
 

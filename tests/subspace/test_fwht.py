@@ -50,6 +50,16 @@ def test_numba_kernel_equals_torch_butterfly(n: int) -> None:
     torch.testing.assert_close(y, fwht_butterfly(x), rtol=1e-5, atol=1e-5 * n**0.5)
 
 
+def test_kronecker_matmuls_ignore_autocast() -> None:
+    """The GPU path's matmuls keep float32 under a bf16 autocast (as `--bf16` trains), so P·θ_d is the
+    same in the forward (inside autocast) and when backward recomputes it (outside)."""
+    x = torch.randn(3, 1024)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = fwht_kronecker(x)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, fwht_butterfly(x), rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("max_factor", [2, 16, 256])
 def test_kronecker_matmuls_equal_butterfly_for_large_n(max_factor: int) -> None:
     x = torch.randn(2, 1 << 14, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
