@@ -1,6 +1,18 @@
-"""How many fine-tunes does d90 cost? The search strategies on simulated curves with a known true d90.
+"""How many fine-tunes does d90 cost, and does its interval mean what it says? Simulated curves, known d90.
 
-    python benchmarks/bench_search.py --curves 200 --workers 2
+    python benchmarks/bench_search.py --curves 200 --workers 2              # strategies side by side
+    python benchmarks/bench_search.py --coverage --curves 200 --workers 2   # interval calibration per profile
+
+--coverage runs every shipped profile (search_spaces/*.yaml, its search settings)
+on curves drawn to match it: true d90 log-uniform inside its d range, seed noise sd
+0.005–0.03 (the search's prior: the sampling sd of an accuracy on 408 rows, ≈0.022), a rise of 1–3 decades, per-epoch learning curves with slow starts, a
+subspace lr optimum within 3× of the profile's lr rule (its first lr at that d),
+collapses at too high a rate, and the baseline at the profile's first full-fine-tune
+rate. Each curve is searched with 2 and 8 slots, with and without stopping decided
+trials early. It prints, per profile and slots, how often the interval contains the
+true d90 (coverage, against the nominal level), the median width (high/low; an
+open end counts as infinite), trials per key and trial-epochs, then one summary
+line for the default profile.
 
 Each curve (raydim.search.simulator.random_curve: true d90 log-uniform in [50, 50000],
 seed noise sd 0.005–0.01, a learning-rate optimum up to 10× from the first guess and
@@ -13,15 +25,21 @@ truth, and rounds. "vs grid" is the grid's mean trials over the strategy's.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import math
 import time
 from multiprocessing import Pool
+from pathlib import Path
 
 import numpy as np
 import optuna
 
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, random_curve
 from raydim.search.simulator import run_search
+from raydim.tune.spec import SearchSpec
+
+PROFILES = sorted(Path(__file__).resolve().parents[1].glob("search_spaces/*.yaml"))
+DEFAULT_PROFILE = "quick_cpu"
+EVAL_ROWS = 408  # MRPC's dev rows: the noise prior is their sampling sd (≈0.022), the curves' noise 0.005–0.03
 
 KEY = SearchKey("simulated", "model")
 # (label, settings overrides): the d90 policy at the target budget and with room to spare, the grid, Optuna.
@@ -45,11 +63,59 @@ def run_curve(job: tuple[int, int, tuple[float, float], tuple[int, ...]]) -> lis
         for k in ks:
             settings = SearchSettings(**{**BASE, **overrides, "parallelism": k})
             policy = SearchPolicy([KeyTarget(KEY, chance=curve.chance)], settings)
-            rounds = run_search(policy, curve, slots=k)
+            rounds = run_search(policy, curve, slots=k).rounds
             result = policy.results()[0]
             error = None if result.d90 is None else result.d90 / curve.d90 - 1
             rows.append({"strategy": label, "k": k, "trials": result.trials_used, "rounds": rounds, "error": error})
     return rows
+
+
+def profile_settings(path: Path) -> dict:
+    """The search settings a profile runs with (its ``search`` section over the defaults)."""
+    return SearchSpec.from_yaml(path).search
+
+
+def coverage_curve(job: tuple[str, dict, int, int, tuple[int, ...]]) -> list[dict]:
+    """One curve matched to a profile, searched with each slot count, early stopping on and off."""
+    profile, search, seed, index, ks = job
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = SearchSettings(**{**search, "parallelism": 1})
+    rng = np.random.default_rng([seed, index])
+    lo, hi = 2 * base.d_min, base.d_max / 2
+    d90 = float(np.exp(rng.uniform(math.log(lo), math.log(hi))))
+    lr = base.first_lr(d90)
+    curve = random_curve(rng, d90_range=(d90, d90), noise_sd=(0.005, 0.03), lr_range=(lr / 3, lr * 3),
+                         collapses=True, decades=(1.0, 3.0), baseline_lr=base.baseline_lrs[0])
+    rows = []
+    for k in ks:
+        for early_stop in (True, False):
+            settings = SearchSettings(**{**search, "parallelism": k, "early_stop": early_stop})
+            policy = SearchPolicy([KeyTarget(KEY, chance=curve.chance, metric="accuracy", eval_size=EVAL_ROWS)],
+                                  settings)
+            run = run_search(policy, curve, slots=k)
+            r = policy.results()[0]
+            low, high = r.d90_low or 0.0, r.d90_high or math.inf
+            rows.append({"profile": profile, "k": k, "early_stop": early_stop, "covered": low <= curve.d90 <= high,
+                         "width": high / low if low else math.inf, "trials": r.trials_used, "epochs": run.epochs,
+                         "level": settings.level})
+    return rows
+
+
+def summarize_coverage(rows: list[dict]) -> tuple[str, str]:
+    """The per-profile table, and the summary line of the default profile (early stopping on, all slots)."""
+    lines = ["| profile | slots | early stop | coverage | nominal | median width | trials/key | trial-epochs |",
+             "|---|---|---|---|---|---|---|---|"]
+    groups = sorted({(r["profile"], r["k"], r["early_stop"]) for r in rows}, key=lambda g: (g[0], g[1], not g[2]))
+    for profile, k, early in groups:
+        mine = [r for r in rows if (r["profile"], r["k"], r["early_stop"]) == (profile, k, early)]
+        lines.append(f"| {profile} | {k} | {'yes' if early else 'no'} | {np.mean([r['covered'] for r in mine]):.0%} | "
+                     f"{mine[0]['level']:.0%} | {np.median([r['width'] for r in mine]):.2f} | "
+                     f"{np.mean([r['trials'] for r in mine]):.1f} | {np.mean([r['epochs'] for r in mine]):.1f} |")
+    default = [r for r in rows if r["profile"] == DEFAULT_PROFILE and r["early_stop"]]
+    summary = (f"coverage={100 * np.mean([r['covered'] for r in default]):.0f} "
+               f"nominal={100 * default[0]['level']:.0f} median_width={np.median([r['width'] for r in default]):.2f} "
+               f"trials_per_key={np.mean([r['trials'] for r in default]):.1f}") if default else ""
+    return "\n".join(lines), summary
 
 
 def summarize(rows: list[dict], ks: tuple[int, ...]) -> str:
@@ -80,8 +146,20 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs=2, default=[0.005, 0.01], metavar=("LOW", "HIGH"),
                         help="seed-noise sd range of the curves (0 0: noiseless)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--coverage", action="store_true", help="interval calibration of every shipped profile")
+    parser.add_argument("--profiles", nargs="+", default=None, help="with --coverage: profile names (default: all)")
     args = parser.parse_args()
     start = time.perf_counter()
+    if args.coverage:
+        chosen = [p for p in PROFILES if args.profiles is None or p.stem in args.profiles]
+        jobs = [(p.stem, profile_settings(p), args.seed, i, tuple(args.ks)) for p in chosen for i in range(args.curves)]
+        with Pool(args.workers) as pool:
+            rows = [row for curve_rows in pool.map(coverage_curve, jobs, chunksize=2) for row in curve_rows]
+        table, summary = summarize_coverage(rows)
+        print(table)
+        print(f"\n{args.curves} curves per profile, {time.perf_counter() - start:.0f} s with {args.workers} workers")
+        print(summary)
+        return
     jobs = [(args.seed, i, tuple(args.noise), tuple(args.ks)) for i in range(args.curves)]
     with Pool(args.workers) as pool:
         rows = [row for curve_rows in pool.map(run_curve, jobs, chunksize=4) for row in curve_rows]

@@ -1,15 +1,18 @@
-"""The comparison strategy: sweep every d of a (1 + tolerance)× log grid, then confirm like d90.
+"""The comparison strategy: sweep every d of a (1 + tolerance)× log grid.
 
-It answers the same question at the same resolution with the same learning-rate
-handling, so the benchmark's trial counts isolate what k-section saves.
+It answers the same question with the same learning-rate handling and the same
+interval (the crossing fit of every trial), so the benchmark's trial counts and
+widths isolate what choosing where to look saves.
 """
 
 from __future__ import annotations
 
-from raydim.search.confirm import extra_seeds, near_miss_lr
-from raydim.search.fit import fit_outcome, fit_scores
+from raydim.search.crossing import Reference
+from raydim.search.d90 import crossing_outcome
+from raydim.search.fit import fit_scores
 from raydim.search.ksection import log_grid
 from raydim.search.lr import carried_lr
+from raydim.search.near_miss import near_miss_lr
 from raydim.search.results import Outcome
 from raydim.search.settings import SearchSettings
 from raydim.search.trials import KeyHistory, Point
@@ -22,18 +25,14 @@ class GridSweep:
         self.settings = settings
         self.points = log_grid(settings.d_min, settings.d_max, 1 + settings.tolerance)
 
-    def next_trials(self, history: KeyHistory, threshold: float | None, n: int, key_id: str) -> list[Point]:
+    def next_trials(self, history: KeyHistory, reference: Reference | None, n: int, key_id: str) -> list[Point]:
         s = self.settings
         tried = history.tried_ds()
         todo = [d for d in self.points if d not in tried]
-        fit = None if threshold is None else fit_scores(history.scores(), threshold, history.noise_sd(s.noise_sd))
-        extra_lr = [] if fit is None else near_miss_lr(history, fit, s, key_id)
-        if todo:
-            return (extra_lr + [Point(d, carried_lr(history, d, s), s.seed) for d in todo[:n]])[:n]
-        return [] if fit is None else (extra_lr + extra_seeds(history, fit, s))[:n]
+        extra_lr = [] if reference is None else near_miss_lr(
+            history, fit_scores(history.scores(), reference.threshold()), s, key_id)
+        return (extra_lr + [Point(d, carried_lr(history, d, s), s.seed) for d in todo[:n]])[:n]
 
-    def outcome(self, history: KeyHistory, threshold: float) -> Outcome:
-        s = self.settings
-        fit = fit_scores(history.scores(), threshold, history.noise_sd(s.noise_sd))
+    def outcome(self, history: KeyHistory, reference: Reference) -> Outcome:
         swept = history.tried_ds() >= set(self.points)
-        return fit_outcome(fit, s, phase="confirm" if swept else "sweep", converged=swept)
+        return crossing_outcome(history, reference, self.settings, phase="done" if swept else "sweep")

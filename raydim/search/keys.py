@@ -68,11 +68,15 @@ class KeyTarget:
     accuracy, 0 for Matthews correlation or Pearson): a d90 whose threshold does
     not beat it measures nothing. ``baseline`` is the full fine-tune's metric when
     the user already knows it; ``None`` runs the full fine-tunes as trials.
+    ``metric`` and ``eval_size`` (the primary metric's name, and the rows it is
+    measured on) give the prior scale of seed noise (:mod:`raydim.search.noise`).
     """
 
     key: SearchKey
     chance: float
     baseline: float | None = None
+    metric: str | None = None
+    eval_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.key.method == FULL:
@@ -86,8 +90,10 @@ class KeyTarget:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key.to_dict(), "chance": self.chance, "baseline": self.baseline}
+        return {"key": self.key.to_dict(), "chance": self.chance, "baseline": self.baseline, "metric": self.metric,
+                "eval_size": self.eval_size}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeyTarget:
-        return cls(SearchKey.from_dict(data["key"]), data["chance"], data["baseline"])
+        return cls(SearchKey.from_dict(data["key"]), data["chance"], data["baseline"], data.get("metric"),
+                   data.get("eval_size"))

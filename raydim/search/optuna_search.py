@@ -14,6 +14,7 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
+from raydim.search.crossing import Reference
 from raydim.search.lr import quiet_optuna, sampler_seed
 from raydim.search.results import FOUND, NOT_REACHED, Outcome
 from raydim.search.settings import SearchSettings
@@ -32,11 +33,11 @@ class OptunaSearch:
             "log_lr": FloatDistribution(math.log(settings.lr_low), math.log(settings.lr_high)),
         }
 
-    def next_trials(self, history: KeyHistory, threshold: float | None, n: int, key_id: str) -> list[Point]:
+    def next_trials(self, history: KeyHistory, reference: Reference | None, n: int, key_id: str) -> list[Point]:
         """``n`` asks of a study rebuilt from the history (running trials included, so asks differ)."""
-        if threshold is None:  # feasibility needs the threshold
+        if reference is None:  # feasibility needs the threshold
             return []
-        s = self.settings
+        s, threshold = self.settings, reference.threshold()
         sampler = optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, multivariate=True,
                                              seed=sampler_seed(s.seed, key_id, len(history.records)))
         with quiet_optuna():
@@ -54,7 +55,8 @@ class OptunaSearch:
         return [Point(min(max(round(math.exp(p["log_d"])), s.d_min), s.d_max), math.exp(p["log_lr"]), s.seed)
                 for p in asks]
 
-    def outcome(self, history: KeyHistory, threshold: float) -> Outcome:
+    def outcome(self, history: KeyHistory, reference: Reference) -> Outcome:
+        threshold = reference.threshold()
         done = [(r.request.d, r.metric) for r in history.subspace() if r.status == COMPLETED]
         feasible = [d for d, metric in done if metric >= threshold]
         if not feasible:

@@ -9,6 +9,9 @@ Order of calls, as a Ray Tune ``Searcher`` adapter makes them:
 2. :meth:`record_result` / :meth:`record_failure` when a trial ends, by trial id. A
    second completion of the same id is a warning, not a second data point; a failure
    is rerun ``max_retries`` times, then counted as failed, so nothing waits forever.
+   A diverged run (NaN loss) and a collapsed one (far below its neighbours in d:
+   :mod:`raydim.search.collapse`) failed on their learning rate: their reruns use
+   lr ÷ ``lr_step``, and a collapsed trial counts only once its reruns are spent.
 3. :meth:`finished` once every key is done; :meth:`results` then gives one
    :class:`~raydim.search.results.KeyResult` per key, :meth:`progress` any time before.
 4. :meth:`state_dict` / :meth:`from_state_dict` to checkpoint and resume; the policy
@@ -25,28 +28,32 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from raydim.errors import RaydimError
+from raydim.search.collapse import collapsed
+from raydim.search.crossing import Reference
 from raydim.search.d90 import D90Search
 from raydim.search.grid import GridSweep
 from raydim.search.keys import KeyTarget
+from raydim.search.noise import noise_factor, replicate_groups, sampling_sd
 from raydim.search.optuna_search import OptunaSearch
-from raydim.search.results import (BASELINE_SUPPLIED, BUDGET_EXHAUSTED, INCOMPLETE, NO_BASELINE, KeyProgress,
-                                   KeyResult, Outcome)
+from raydim.search.results import (BASELINE_SUPPLIED, BUDGET_EXHAUSTED, INCOMPLETE, NO_BASELINE,
+                                   THRESHOLD_IN_NOISE, KeyProgress, KeyResult, Outcome)
 from raydim.search.settings import SearchSettings
 from raydim.search.thresholds import BASELINE_AT_CHANCE, Thresholds, thresholds
 from raydim.search.trials import COMPLETED, FAILED, RUNNING, KeyHistory, Point, TrialRecord, TrialRequest
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 states (no censoring, no divergence flag) load with those fields off
 BASELINE_FAILED = "baseline_failed"  # result flag: every full fine-tune failed
 
 
 class Strategy(Protocol):
-    """Pure: given one key's history (and its threshold, once known), what runs next and what it concludes."""
+    """Pure: given one key's history (and its threshold's make-up, once known), what runs next and what it concludes."""
 
     name: str
 
-    def next_trials(self, history: KeyHistory, threshold: float | None, n: int, key_id: str) -> list[Point]: ...
+    def next_trials(self, history: KeyHistory, reference: Reference | None, n: int, key_id: str) -> list[Point]: ...
 
-    def outcome(self, history: KeyHistory, threshold: float) -> Outcome: ...
+    def outcome(self, history: KeyHistory, reference: Reference) -> Outcome: ...
 
 
 STRATEGIES: dict[str, type[Strategy]] = {"d90": D90Search, "grid": GridSweep, "optuna": OptunaSearch}
@@ -111,10 +118,9 @@ class SearchPolicy:
         history = self.history(key_id)
         if len(history.running()) >= s.parallelism or len(history.records) >= s.max_trials:
             return None
-        failed = history.retry_due()
-        if failed is not None:
-            return replace(failed.request, trial_id="", attempt=failed.request.attempt + 1,
-                           retry_of=failed.request.trial_id)
+        rerun = self._rerun_due(key_id, history)
+        if rerun is not None:
+            return rerun
         if target.baseline is None:
             tried = {(r.request.seed, r.request.lr) for r in history.baseline()}
             for seed in range(s.seed, s.seed + s.baseline_seeds):
@@ -124,10 +130,32 @@ class SearchPolicy:
         limits = self._thresholds(key_id, history)
         if limits is None and history.settled(history.baseline()) and target.baseline is None:
             return None  # every full fine-tune failed: no threshold, nothing to search against
-        if limits is not None and BASELINE_AT_CHANCE in limits.flags:
-            return None  # the full fine-tune is no better than a constant: d90 would measure nothing
-        points = self.strategy.next_trials(history, limits.value if limits else None, 1, key_id)
-        return TrialRequest("", target.key, *points[0]) if points else None
+        if limits is not None and (BASELINE_AT_CHANCE in limits.flags or self._in_noise(key_id, limits)):
+            return None  # the threshold does not stand out from a constant predictor: d90 would measure nothing
+        reference = self.reference(key_id, history) if limits is not None else None
+        points = self.strategy.next_trials(history, reference, 1, key_id)
+        if not points:
+            return None
+        d, lr, seed = points[0]
+        if d is None:
+            return TrialRequest("", target.key.baseline_key, None, lr, seed)
+        stop_above = reference.threshold() + reference.noise_sd if reference and s.early_stop else None
+        return TrialRequest("", target.key, d, lr, seed, stop_above=stop_above)
+
+    def _rerun_due(self, key_id: str, history: KeyHistory) -> TrialRequest | None:
+        """A rerun of the oldest failed trial, else of the oldest collapsed one; a learning-rate failure
+        (diverged, collapsed) reruns at lr ÷ ``lr_step``, same d and seed."""
+        failed = history.retry_due()
+        if failed is not None:
+            lr = failed.request.lr / self.settings.lr_step if failed.diverged else failed.request.lr
+            return replace(failed.request, trial_id="", lr=lr, attempt=failed.request.attempt + 1,
+                           retry_of=failed.request.trial_id)
+        retried = {r.request.retry_of for r in history.records}
+        for record in self._collapsed(key_id, history):
+            if record.request.trial_id not in retried and record.request.attempt < self.settings.max_retries:
+                return replace(record.request, trial_id="", lr=record.request.lr / self.settings.lr_step,
+                               attempt=record.request.attempt + 1, retry_of=record.request.trial_id)
+        return None
 
     def _add(self, record: TrialRecord) -> None:
         self._order[record.request.trial_id] = len(self._order)
@@ -136,26 +164,30 @@ class SearchPolicy:
 
     # -- recording ---------------------------------------------------------------------------------------------
 
-    def record_result(self, trial_id: str, metric: float) -> None:
-        """The trial's primary metric. A non-finite metric (a diverged run) is recorded as a failure."""
+    def record_result(self, trial_id: str, metric: float, censored: bool = False) -> None:
+        """The trial's score (its best epoch's primary metric); ``censored``: it stopped early once it had
+        passed, so its final score would have been at least this. A non-finite metric (a diverged run) is
+        recorded as a diverged failure."""
         record = self._running(trial_id, "result")
         if record is None:
             return
         if not math.isfinite(metric):
             warnings.warn(f"trial {trial_id} reported metric {metric}; recorded as a failure", stacklevel=2)
-            record.status = FAILED
+            record.status, record.diverged = FAILED, True
             return
-        record.status, record.metric = COMPLETED, float(metric)
+        record.status, record.metric, record.censored = COMPLETED, float(metric), bool(censored)
 
-    def record_failure(self, trial_id: str) -> None:
-        """The trial errored; it is rerun (same d, lr and seed) until ``max_retries`` reruns have failed too."""
+    def record_failure(self, trial_id: str, diverged: bool = False) -> None:
+        """The trial errored; it is rerun (same d and seed; lr ÷ ``lr_step`` if it ``diverged``) until
+        ``max_retries`` reruns have failed too."""
         record = self._running(trial_id, "failure")
         if record is not None:
-            record.status = FAILED
+            record.status, record.diverged = FAILED, bool(diverged)
 
-    def record_finished(self, request: TrialRequest, metric: float | None) -> None:
-        """A trial that ended outside this policy's run, recorded as one of its own: completed with ``metric``,
-        or failed when ``metric`` is None or not finite.
+    def record_finished(self, request: TrialRequest, metric: float | None, censored: bool = False,
+                        diverged: bool = False) -> None:
+        """A trial that ended outside this policy's run, recorded as one of its own: completed with ``metric``
+        (``censored`` as in :meth:`record_result`), or failed when ``metric`` is None or not finite.
 
         For trials reused from a results store (call it before the first
         :meth:`propose`: the strategy then starts from a history that holds them
@@ -164,7 +196,8 @@ class SearchPolicy:
         if request.trial_id in self._trials:
             raise ValueError(f"trial id {request.trial_id!r} is already recorded; give each trial its own id")
         done = metric is not None and math.isfinite(metric)
-        self._add(TrialRecord(request, COMPLETED if done else FAILED, float(metric) if done else None))
+        self._add(TrialRecord(request, COMPLETED if done else FAILED, float(metric) if done else None,
+                              censored=done and censored, diverged=not done and diverged))
 
     def _running(self, trial_id: str, what: str) -> TrialRecord | None:
         record = self._trials.get(trial_id)
@@ -179,11 +212,69 @@ class SearchPolicy:
     # -- reporting ---------------------------------------------------------------------------------------------
 
     def history(self, key_id: str) -> KeyHistory:
-        """The key's trials, its baseline group's full fine-tunes included, oldest first."""
+        """The key's trials, its baseline group's full fine-tunes included, oldest first; collapsed trials
+        awaiting their rerun do not count as evidence about d."""
+        history = self._raw_history(key_id)
+        retried = {r.request.retry_of for r in history.records}
+        excluded = frozenset(r.request.trial_id for r in self._collapsed(key_id, history)
+                             if r.request.trial_id in retried or r.request.attempt < self.settings.max_retries)
+        return replace(history, excluded=excluded) if excluded else history
+
+    def _raw_history(self, key_id: str) -> KeyHistory:
         key = self.targets[key_id].key
         records = self._by_key.get(key_id, []) + self._by_key.get(key.baseline_key.id, [])
         records.sort(key=lambda r: self._order[r.request.trial_id])
         return KeyHistory(records, self.settings.max_retries)
+
+    def _collapsed(self, key_id: str, history: KeyHistory) -> list[TrialRecord]:
+        limits = self._thresholds(key_id, history)
+        if limits is None:
+            return []
+        return collapsed(history.subspace(), self.noise_sd(key_id, limits.value), limits.baseline - limits.chance)
+
+    # -- noise -------------------------------------------------------------------------------------------------
+
+    def prior_sd(self, key_id: str, value: float) -> float:
+        """Seed noise expected of the key's metric at ``value`` before any replicate: its sampling sd."""
+        target = self.targets[key_id]
+        return sampling_sd(target.metric, value, target.eval_size, self.settings.noise_sd)
+
+    def noise_sd(self, key_id: str, value: float) -> float:
+        """σ of one trial of the key near ``value``: the prior, scaled by κ pooled over every key's replicates."""
+        return self.noise_factor()[0] * self.prior_sd(key_id, value)
+
+    def noise_factor(self) -> tuple[float, float]:
+        """(κ, degrees of freedom), from every key's replicated (d, lr) and baseline (lr) trials
+        (:func:`~raydim.search.noise.noise_factor`)."""
+        groups = []
+        for group_key, records in replicate_groups(self._trials.values()).items():
+            key_id = group_key[0]
+            owner = key_id if key_id in self.targets else next(
+                (k for k, t in self.targets.items() if t.key.baseline_key.id == key_id), None)
+            if owner is not None:
+                values = [r.metric for r in records if r.metric is not None]
+                groups.append((self.prior_sd(owner, sum(values) / len(values) if values else 0.5), records))
+        return noise_factor(groups)
+
+    def reference(self, key_id: str, history: KeyHistory | None = None) -> Reference | None:
+        """What the key's threshold is made of, with the noise of its baseline and of one trial; None before
+        the baseline is in."""
+        history = history or self.history(key_id)
+        limits = self._thresholds(key_id, history)
+        if limits is None:
+            return None
+        sd = self.noise_sd(key_id, limits.value)
+        if self.targets[key_id].baseline is not None:
+            full_sd = 0.0
+        else:
+            _, _, seeds = history.baseline_score()
+            full_sd = self.noise_factor()[0] * self.prior_sd(key_id, limits.baseline) / math.sqrt(max(seeds, 1))
+        return Reference(chance=limits.chance, full=limits.baseline, full_sd=full_sd, ratio=self.settings.ratio,
+                         kind=limits.used, noise_sd=sd, noise_df=self.noise_factor()[1])
+
+    def _in_noise(self, key_id: str, limits: Thresholds) -> bool:
+        """The threshold lies within one trial's noise of the trivial predictor: a constant would pass."""
+        return limits.value - limits.chance < self.noise_sd(key_id, limits.value)
 
     def key_finished(self, key_id: str) -> bool:
         return not self.history(key_id).running() and self._next_request(key_id) is None
@@ -196,8 +287,10 @@ class SearchPolicy:
         target = self.targets[key_id]
         baseline = target.baseline
         if baseline is None:
-            if not history.settled(history.baseline()):
-                return None
+            s = self.settings
+            first = [r for r in history.baseline() if r.request.seed < s.seed + s.baseline_seeds]
+            if len(first) < s.baseline_seeds * len(s.baseline_lrs) or not history.settled(first):
+                return None  # the profile's full fine-tunes are not all in; extra seeds the search added may run on
             baseline = history.baseline_metric()
         if baseline is None:
             return None
@@ -208,7 +301,8 @@ class SearchPolicy:
         for key_id in self.targets:
             history = self.history(key_id)
             limits = self._thresholds(key_id, history)
-            outcome = self.strategy.outcome(history, limits.value) if limits else None
+            usable = limits is not None and BASELINE_AT_CHANCE not in limits.flags and not self._in_noise(key_id, limits)
+            outcome = self.strategy.outcome(history, self.reference(key_id, history)) if usable else None
             phase = "finished" if self.key_finished(key_id) else (outcome.phase if outcome else "baseline")
             scores = history.scores()
             rows.append(KeyProgress(
@@ -235,8 +329,11 @@ class SearchPolicy:
         elif BASELINE_AT_CHANCE in limits.flags:
             outcome = Outcome(phase="baseline", status=NO_BASELINE)
             flags += limits.flags
+        elif self._in_noise(key_id, limits):
+            outcome = Outcome(phase="baseline", status=THRESHOLD_IN_NOISE)
+            flags += limits.flags
         else:
-            outcome = self.strategy.outcome(history, limits.value)
+            outcome = self.strategy.outcome(history, self.reference(key_id, history))
             flags += [*limits.flags, *outcome.flags]
         if target.baseline is not None:
             flags.append(BASELINE_SUPPLIED)
@@ -248,7 +345,8 @@ class SearchPolicy:
             paper_threshold=limits.paper if limits else None, relative_threshold=limits.relative if limits else None,
             threshold_used=limits.used if limits else None, threshold=limits.value if limits else None,
             d90=outcome.d90, d90_low=outcome.d90_low, d90_high=outcome.d90_high,
-            trials_used=len(history.records), trials_failed=history.failed_count(), flags=tuple(flags))
+            trials_used=len(history.records), trials_failed=history.failed_count(), flags=tuple(flags),
+            level=outcome.level, noise_sd=self.noise_sd(key_id, limits.value) if limits else None)
 
     # -- saving ------------------------------------------------------------------------------------------------
 
@@ -265,9 +363,10 @@ class SearchPolicy:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> SearchPolicy:
         version = state.get("version")
-        if version != STATE_VERSION:
+        if version not in READABLE_VERSIONS:
             raise RaydimError(
-                f"search state version {version!r} is not {STATE_VERSION}, the one this raydim reads; "
+                f"search state version {version!r} is not one this raydim reads "
+                f"({', '.join(map(str, READABLE_VERSIONS))}); "
                 "resume with the raydim that wrote it, or start the search afresh"
             )
         policy = cls([KeyTarget.from_dict(t) for t in state["targets"]], SearchSettings.from_dict(state["settings"]))

@@ -6,15 +6,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # Statuses of a key's result.
-FOUND = "found"  # d90 bracketed to the tolerance (or to adjacent integers)
+FOUND = "found"  # d90 with a two-sided interval
 NOT_REACHED = "not_reached"  # even d_max fails the threshold
 BELOW_D_MIN = "below_d_min"  # d_min already passes
-INCOMPLETE = "incomplete"  # stopped before converging: trial budget spent, or trials lost to failures
+INCOMPLETE = "incomplete"  # an end of the interval still open: trial budget spent, or trials lost to failures
 NO_BASELINE = "no_baseline"  # every full fine-tune failed, or it did no better than the trivial predictor
+THRESHOLD_IN_NOISE = "threshold_in_noise"  # the threshold is within one trial's noise of the trivial predictor
 
 # Flags a result may carry besides its status.
 BUDGET_EXHAUSTED = "budget_exhausted"  # max_trials reached: the key stopped where it stood
-UNCONFIRMED = "unconfirmed"  # a bracket end is still within confidence_z standard errors of the threshold
 BASELINE_SUPPLIED = "baseline_supplied"  # the threshold comes from the user's baseline, not from trials
 
 
@@ -22,13 +22,14 @@ BASELINE_SUPPLIED = "baseline_supplied"  # the threshold comes from the user's b
 class Outcome:
     """What a strategy concludes from one key's history: its phase, bracket and estimate."""
 
-    phase: str  # "bracket", "refine", "confirm" (d90), "sweep", "confirm" (grid), "search" (optuna)
+    phase: str  # "bracket", "refine", "done" (d90), "sweep", "done" (grid), "search" (optuna)
     status: str
     d90: float | None = None
-    d90_low: int | None = None  # d90 > d90_low: the largest d that fails (confidently, for d90/grid)
-    d90_high: int | None = None  # d90 <= d90_high: the smallest d that passes (confidently, for d90/grid)
+    d90_low: int | None = None  # the interval's low end (None: open); for optuna the largest failing d
+    d90_high: int | None = None  # the interval's high end (None: open); for optuna the smallest passing d
     lo: int | None = None  # bracket: largest tested d whose fitted score fails
     hi: int | None = None  # bracket: smallest tested d whose fitted score passes
+    level: float | None = None  # the interval's confidence level; None where it has none (optuna)
     flags: tuple[str, ...] = ()
 
 
@@ -62,12 +63,14 @@ class KeyResult:
     relative_threshold: float | None  # chance + ratio × (baseline − chance)
     threshold_used: str | None  # "paper" or "relative"
     threshold: float | None  # the value scores were compared with
-    d90: float | None  # point estimate (interpolated in log d)
-    d90_low: int | None
+    d90: float | None  # point estimate: the crossing fit's best d
+    d90_low: int | None  # the interval [d90_low, d90_high] at ``level``; None: that end is open
     d90_high: int | None
     trials_used: int  # every trial this key ran or shared (baseline and retries included)
     trials_failed: int
     flags: tuple[str, ...]
+    level: float | None  # the interval's confidence level
+    noise_sd: float | None  # σ: the seed-to-seed sd of one trial's score the fit assumed
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "flags": list(self.flags)}

@@ -11,6 +11,7 @@ from raydim.subspace_lr import REFERENCE_D, rescale_lr
 
 STRATEGY_NAMES = ("d90", "grid", "optuna")  # see raydim.search.policy.STRATEGIES
 THRESHOLD_KINDS = ("paper", "relative")
+RETIRED = ("confidence_z",)  # settings an older raydim saved that no longer mean anything: ignored on load
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,11 @@ class SearchSettings:
     0.9), or with ``threshold="relative"`` ``chance + ratio × (full − chance)``;
     the paper-style one falls back to the relative one for a key where it does not
     beat the trivial predictor. ``parallelism`` is k, the trials one key may run at
-    once: refinement is a k-section of the bracket in log d. ``max_trials`` caps a
-    key's trials, baseline included, so a noisy key cannot run forever.
+    once. d90 comes with an interval at ``level`` (default 90%) from every trial of
+    the key; a key stops once that interval is two-sided with high / low <= 1 +
+    ``tolerance``, or at ``max_trials`` (baseline included), so a noisy key cannot
+    run forever. ``early_stop`` lets a trial end as soon as its best epoch clears
+    the threshold by one noise sd: it has passed and cannot un-pass.
     """
 
     strategy: str = "d90"
@@ -30,7 +34,8 @@ class SearchSettings:
     threshold: str = "paper"
     d_min: int = 10
     d_max: int = 100_000
-    tolerance: float = 0.10  # refine until hi / lo <= 1 + tolerance
+    tolerance: float = 0.10  # refine until the interval's high / low <= 1 + tolerance
+    level: float = 0.9  # the d90 interval's confidence level
     parallelism: int = 1
     baseline_seeds: int = 1
     baseline_lrs: tuple[float, ...] = (1e-5, 3e-5, 1e-4)  # full fine-tunes: one trial per seed × lr
@@ -42,8 +47,8 @@ class SearchSettings:
     lr_step: float = 3.0  # an extra lr at a d is at least this factor away from the ones tried there
     lr_margin: float = 0.02  # "near miss": best score within this of the threshold, below it
     seeds_per_d: int = 3  # at most this many seeds at one (d, lr), the extra ones only where scores straddle
-    noise_sd: float = 0.01  # prior seed-to-seed sd of the metric, until replicates estimate it
-    confidence_z: float = 1.0  # a fitted score this many standard errors from the threshold is decided
+    noise_sd: float = 0.01  # prior seed-to-seed sd of the metric where the dev set's size is unknown
+    early_stop: bool = True  # stop a trial once its best epoch clears the threshold by the noise margin
     max_trials: int = 30
     max_retries: int = 1  # a failed trial is rerun this many times, then counted as failed
     seed: int = 0  # first training seed, and the seed of every sampler
@@ -81,7 +86,8 @@ class SearchSettings:
         check(self.lr_margin >= 0, "lr_margin", "must be >= 0 (0 never tries a second lr)")
         check(self.seeds_per_d >= 1, "seeds_per_d", "must be at least 1")
         check(self.noise_sd > 0, "noise_sd", "must be > 0, e.g. 0.01 for accuracy")
-        check(self.confidence_z >= 0, "confidence_z", "must be >= 0")
+        check(0.5 <= self.level < 1, "level", "must be in [0.5, 1), e.g. 0.9 for a 90% interval")
+        check(isinstance(self.early_stop, bool), "early_stop", "must be true or false")
         check(self.max_trials >= 1, "max_trials", "must be at least 1")
         check(self.max_retries >= 0, "max_retries", "must be >= 0")
         return errors
@@ -107,6 +113,7 @@ class SearchSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
+        data = {k: v for k, v in data.items() if k not in RETIRED}  # states saved by an older raydim still load
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -7,7 +7,6 @@ policy rebuilt from saved records decides exactly as the original would have.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -26,8 +25,9 @@ class TrialRequest:
     d: int | None
     lr: float
     seed: int
-    attempt: int = 0  # 0: first run; n: the n-th rerun of a failed trial
+    attempt: int = 0  # 0: first run; n: the n-th rerun of a failed (or collapsed) trial
     retry_of: str | None = None
+    stop_above: float | None = None  # the trial has passed, and may stop, once its best epoch reaches this
 
     @property
     def is_baseline(self) -> bool:
@@ -40,7 +40,7 @@ class TrialRequest:
         trial (the results store) can tell a rerun from the original.
         """
         return {"trial_id": self.trial_id, **self.key.to_dict(), "d": self.d, "lr": self.lr, "seed": self.seed,
-                "attempt": self.attempt, "retry_of": self.retry_of}
+                "attempt": self.attempt, "retry_of": self.retry_of, "stop_above": self.stop_above}
 
     def to_dict(self) -> dict[str, Any]:
         return self.config()
@@ -48,13 +48,15 @@ class TrialRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialRequest:
         key = SearchKey(data["task"], data["model"], data["checkpoint"], data["method"])
-        return cls(data["trial_id"], key, data["d"], data["lr"], data["seed"], data["attempt"], data["retry_of"])
+        return cls(data["trial_id"], key, data["d"], data["lr"], data["seed"], data["attempt"], data["retry_of"],
+                   data.get("stop_above"))
 
 
 class Point(NamedTuple):
-    """What a strategy asks for: a subspace fine-tune at ``d`` with this learning rate and seed."""
+    """What a strategy asks for: a subspace fine-tune at ``d`` with this learning rate and seed
+    (``d`` None: another full fine-tune of the key's baseline, to pin its threshold down)."""
 
-    d: int
+    d: int | None
     lr: float
     seed: int
 
@@ -64,13 +66,17 @@ class TrialRecord:
     request: TrialRequest
     status: str = RUNNING
     metric: float | None = None
+    censored: bool = False  # stopped early once it had passed: the final score is at least ``metric``
+    diverged: bool = False  # failed because its loss became NaN: a rerun lowers the learning rate
 
     def to_dict(self) -> dict[str, Any]:
-        return {"request": self.request.to_dict(), "status": self.status, "metric": self.metric}
+        return {"request": self.request.to_dict(), "status": self.status, "metric": self.metric,
+                "censored": self.censored, "diverged": self.diverged}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
-        return cls(TrialRequest.from_dict(data["request"]), data["status"], data["metric"])
+        return cls(TrialRequest.from_dict(data["request"]), data["status"], data["metric"],
+                   data.get("censored", False), data.get("diverged", False))
 
 
 @dataclass(frozen=True)
@@ -86,10 +92,15 @@ class DScore:
 
 @dataclass
 class KeyHistory:
-    """One key's trials (its baseline group's full fine-tunes included), oldest first."""
+    """One key's trials (its baseline group's full fine-tunes included), oldest first.
+
+    ``excluded`` names trials that are evidence about their learning rate, not
+    about d (collapsed runs awaiting their rerun at a lower rate): no score counts them.
+    """
 
     records: list[TrialRecord]
     max_retries: int
+    excluded: frozenset[str] = frozenset()
     _retried: set[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -140,36 +151,31 @@ class KeyHistory:
 
     def baseline_metric(self) -> float | None:
         """Best over learning rates of the mean over seeds, like every score; None if none completed."""
-        return _best_of_means([(r.request.lr, r.metric) for r in self.baseline() if r.status == COMPLETED])[0]
+        return self.baseline_score()[0]
+
+    def baseline_score(self) -> tuple[float | None, float | None, int]:
+        """(best mean, its lr, its number of seeds) of the full fine-tunes."""
+        return _best_of_means([(r.request.lr, r.metric) for r in self.baseline() if r.status == COMPLETED])[:3]
+
+    def counted(self) -> list[TrialRecord]:
+        """Completed subspace trials that count as evidence about d (not ``excluded``)."""
+        return [r for r in self.subspace() if r.status == COMPLETED and r.request.trial_id not in self.excluded]
 
     def scores(self) -> list[DScore]:
-        """One :class:`DScore` per d with a completed trial, by increasing d."""
+        """One :class:`DScore` per d with a counted trial, by increasing d."""
         by_d: dict[int, list[tuple[float, float]]] = defaultdict(list)
-        for r in self.subspace():
-            if r.status == COMPLETED:
-                by_d[r.request.d].append((r.request.lr, r.metric))
+        for r in self.counted():
+            by_d[r.request.d].append((r.request.lr, r.metric))
         scores = []
         for d in sorted(by_d):
             score, best_lr, seeds, lrs = _best_of_means(by_d[d])
             scores.append(DScore(d=d, score=score, seeds=seeds, best_lr=best_lr, lrs=lrs))
         return scores
 
-    def noise_sd(self, prior_sd: float, prior_df: float = 3.0) -> float:
-        """Seed-to-seed sd, pooled over every (d, lr) with replicates and shrunk towards ``prior_sd``.
-
-        The prior counts as ``prior_df`` degrees of freedom, so one lucky pair of
-        identical seeds cannot make every later decision look certain.
-        """
-        groups: dict[tuple[str, int | None, float], list[float]] = defaultdict(list)
-        for r in self.records:
-            if r.status == COMPLETED:
-                groups[(r.request.key.method, r.request.d, r.request.lr)].append(r.metric)
-        ss, df = 0.0, 0
-        for values in groups.values():
-            mean = sum(values) / len(values)
-            ss += sum((v - mean) ** 2 for v in values)
-            df += len(values) - 1
-        return math.sqrt((prior_df * prior_sd**2 + ss) / (prior_df + df))
+    def best_lr_trials(self) -> list[TrialRecord]:
+        """The counted trials at each d's best learning rate: what the crossing fit sees."""
+        best = {s.d: s.best_lr for s in self.scores()}
+        return [r for r in self.counted() if r.request.lr == best[r.request.d]]
 
 
 def _best_of_means(results: list[tuple[float, float]]) -> tuple[float | None, float | None, int, tuple[float, ...]]:

@@ -1,4 +1,4 @@
-"""Bracket, k-section and confirmation on simulated curves whose d90 is known."""
+"""Bracket, allocation and the d90 interval on simulated curves whose d90 is known."""
 
 import dataclasses
 import math
@@ -16,20 +16,20 @@ KEY = SearchKey("qnli", "roberta-base")
 def search(curve, **overrides):
     settings = SearchSettings(**{"d_min": 10, "d_max": 100_000, "lr_init": curve.lr_opt, **overrides})
     policy = SearchPolicy([KeyTarget(KEY, chance=curve.chance)], settings)
-    rounds = run_search(policy, curve, slots=settings.parallelism)
+    rounds = run_search(policy, curve, slots=settings.parallelism).rounds
     return policy, policy.results()[0], rounds
 
 
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("d90", [37.0, 640.0, 23_456.0])
-def test_noiseless_search_finds_d90_within_tolerance(d90, k):
+def test_noiseless_search_brackets_d90_in_a_two_sided_interval(d90, k):
     curve = SimulatedCurve(d90=d90, full=0.9, chance=0.55, width=1.2, noise_sd=0.0, lr_opt=0.02)
-    policy, result, _ = search(curve, parallelism=k)
-    assert result.status == "found"
-    assert abs(result.d90 / d90 - 1) <= 0.10 / 2
-    assert result.d90_low < d90 <= result.d90_high
+    policy, result, _ = search(curve, parallelism=k, tolerance=0.5)
+    assert result.status == "found" and result.level == 0.9
+    assert result.d90_low <= d90 <= result.d90_high
+    assert abs(math.log(result.d90 / d90)) <= math.log(1.25)
     progress = policy.progress()[0]
-    assert progress.phase == "finished" and progress.hi <= progress.lo * 1.1
+    assert progress.phase == "finished" and progress.lo < d90 <= progress.hi
 
 
 def test_more_slots_mean_fewer_rounds():
@@ -49,13 +49,13 @@ def test_first_batch_k_sects_the_coarse_grid():
 def test_d90_beyond_d_max_is_not_reached():
     curve = SimulatedCurve(d90=500_000.0, full=0.9, chance=0.55, width=1.0, noise_sd=0.0, lr_opt=0.02)
     _, result, _ = search(curve)
-    assert (result.status, result.d90, result.d90_low) == ("not_reached", None, 100_000)
+    assert (result.status, result.d90) == ("not_reached", None) and result.d90_low >= 100_000
 
 
 def test_d90_under_d_min_is_below_d_min():
     curve = SimulatedCurve(d90=4.0, full=0.9, chance=0.55, width=1.0, noise_sd=0.0, lr_opt=0.02)
     _, result, _ = search(curve)
-    assert (result.status, result.d90, result.d90_high) == ("below_d_min", None, 10)
+    assert (result.status, result.d90) == ("below_d_min", None) and result.d90_high <= 10
 
 
 def test_near_miss_gets_another_lr_and_the_winner_carries_over():
@@ -66,13 +66,14 @@ def test_near_miss_gets_another_lr_and_the_winner_carries_over():
     lrs_at = {}
     for t in trials:
         lrs_at.setdefault(t["d"], []).append(t["lr"])
-    stepped = [lrs for lrs in lrs_at.values() if len(lrs) > 1]
+    stepped = [sorted(set(lrs)) for lrs in lrs_at.values() if len(set(lrs)) > 1]
     assert stepped and all(math.isclose(b / a, 3.0) or math.isclose(a / b, 3.0) for a, b, *_ in stepped)
     assert trials[-1]["lr"] > 0.01  # later d's start from a better lr than lr_init
-    assert abs(result.d90 / 640 - 1) <= 0.25
+    # d's scored only at the poor first lr pull d90 up (the crossing fit sees each d at its best lr so far)
+    assert abs(math.log(result.d90 / 640)) <= math.log(1.6)
 
 
-def test_seeds_are_added_only_where_results_straddle():
+def test_replicates_go_near_d90():
     replicated = []
     for i in range(10):
         curve = dataclasses.replace(random_curve(np.random.default_rng(i)), noise_sd=0.01)
@@ -84,7 +85,7 @@ def test_seeds_are_added_only_where_results_straddle():
                 seeds_at.setdefault((r["d"], r["lr"]), set()).add(r["seed"])
         assert max(len(s) for s in seeds_at.values()) <= 3
         replicated += [d / curve.d90 for (d, _), s in seeds_at.items() if len(s) > 1]
-    assert replicated and all(0.5 < ratio < 2 for ratio in replicated)
+    assert replicated and sorted(replicated)[len(replicated) // 2] == pytest.approx(1, rel=1.0)
 
 
 def test_trial_budget_is_respected():
@@ -93,17 +94,18 @@ def test_trial_budget_is_respected():
     assert result.trials_used == 9 and "budget_exhausted" in result.flags
 
 
-@pytest.mark.parametrize(("seeds_per_d", "expected"), [(1, 1), (3, 0)])
-def test_small_budget_keeps_both_slots_busy_when_nothing_is_left_to_confirm(seeds_per_d, expected):
-    # The quick CPU profile's shape (8 trials, one lr and one seed per d): the baseline and a failing
-    # d are in, one d runs. With nothing to confirm, no trials are held back and the free slot is used;
-    # with extra seeds possible, two are kept for them and the k-section narrows to bisection.
-    settings = SearchSettings(d_min=300, d_max=30_000, tolerance=1.0, max_trials=8, parallelism=2,
-                              baseline_lrs=(1e-4,), lrs_per_d=1, seeds_per_d=seeds_per_d, lr_init=0.1)
-    policy = SearchPolicy([KeyTarget(KEY, chance=0.684)], settings)
-    baseline, first = sorted(policy.propose(2), key=lambda r: r.d is not None)
-    policy.record_result(first.trial_id, 0.70)
-    [second] = policy.propose(1)
-    policy.record_result(baseline.trial_id, 0.794)
-    assert len(policy.propose(1)) == expected
-    assert second.d > first.d
+@pytest.mark.parametrize("slots", [2, 5])
+def test_allocation_never_idles_a_free_slot_while_the_key_has_budget(slots):
+    curve = SimulatedCurve(d90=3000.0, full=0.81, chance=0.684, width=0.6, noise_sd=0.02, lr_opt=0.1)
+    settings = SearchSettings(d_min=300, d_max=30_000, tolerance=0.01, max_trials=30, parallelism=slots,
+                              baseline_lrs=(3e-5,), lr_init=0.1, seeds_per_d=5)
+    policy = SearchPolicy([KeyTarget(KEY, chance=curve.chance, metric="accuracy", eval_size=408)], settings)
+    while not policy.finished():
+        refining = policy.progress()[0].phase == "refine"
+        requests = policy.propose(slots)
+        left = settings.max_trials - len(policy.history(KEY.id).records) + len(requests)
+        if refining:  # past the bracket (whose coarse grid may hold fewer points than slots)
+            assert len(requests) == min(slots, left)
+        for r in requests:
+            policy.record_result(r.trial_id, curve(r))
+    assert len(policy.history(KEY.id).records) == settings.max_trials

@@ -122,7 +122,9 @@ def test_methods_of_one_model_share_their_full_fine_tunes():
     policy = SearchPolicy(targets, settings(parallelism=4, baseline_lrs=(1e-5, 3e-5, 1e-4)))
     run_search(policy, CURVE, slots=8)
     full = [r for r in policy.state_dict()["trials"] if r["request"]["method"] == "full"]
-    assert len(full) == 3
+    assert {r["request"]["lr"] for r in full} == {1e-5, 3e-5, 1e-4}  # one set of rates, not one per method
+    assert len({(r["request"]["lr"], r["request"]["seed"]) for r in full}) == len(full)  # no full fine-tune twice
+    assert all(len(policy.history(k.id).baseline()) == len(full) for k in (KEY_A, KEY_B))
     assert [r.baseline for r in policy.results()] == [pytest.approx(CURVE.full)] * 2
 
 
@@ -180,7 +182,7 @@ def test_restored_policy_continues_identically(strategy, restore):
 
 def test_unknown_state_version_is_refused():
     state = SearchPolicy(supplied(KEY_A), settings()).state_dict()
-    with pytest.raises(RaydimError, match="version 99 is not 1"):
+    with pytest.raises(RaydimError, match="version 99 is not one this raydim reads"):
         SearchPolicy.from_state_dict({**state, "version": 99})
 
 

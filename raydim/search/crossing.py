@@ -1,0 +1,227 @@
+"""d90 and its interval from every trial of a key at once: a sigmoid in log d, profiled on a grid.
+
+A key's scores rise with d from the trivial predictor's level towards the full
+fine-tune's, as a sigmoid in log d (the paper's curves; the MRPC curve in
+docs/subspace.md). Parametrised by where it crosses the threshold:
+
+    score(d) = c + (u − c) · σ(s · (ln d − x*) + logit q),   q = (T − c) / (u − c)
+
+so x* = ln d90 itself, with c the trivial predictor's metric, s the steepness, u
+the upper asymptote (u = T + ρ·(F − T): ρ = 1 levels off at the full fine-tune F)
+and T the threshold, a function of F (0.9·F, or c + 0.9·(F − c)). F is measured
+too, by the baseline's seeds, so it is a parameter with its own observation
+F̂ ± sd(F̂): the baseline's noise widens the interval as it should.
+
+The interval is the profile-likelihood one: every x* whose best fit over (s, ρ, F)
+is within the χ²₁ quantile of the overall best, computed on a grid (121 x* × 13 s ×
+5 ρ × 5 F, vectorised: ~10 ms) rather than by optimisation, so it is exact up to the
+grid, has no convergence failures, and an end the data do not bound shows up as a
+profile still flat at the grid's edge: that end is *open* and reported as such.
+Steep s (up to a step over a factor 1.5 in d) is allowed, so where the data cannot
+tell a smooth rise from a jump the interval falls back to the gap between the
+failing and the passing d's — as wide as the bracket, never narrower than the data
+allow. A trial stopped early once it had clearly passed is *censored*: its final
+score is only known to be at least what it had reached, and it enters the
+likelihood as P(score ≥ y).
+
+Why this fit and not isotonic regression with a bootstrap: on the simulator
+(benchmarks/bench_search.py --coverage, docs/benchmarks.md) the profile interval
+is calibrated where the bootstrap of a pooled-adjacent-violators fit is not (the
+isotonic estimator is non-regular at a crossing: resampling a handful of trials
+reproduces its steps rather than their uncertainty), and its local slope lets
+neighbouring d's share evidence, which is what makes the interval narrow.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, log_ndtr, logit
+from scipy.stats import chi2
+from scipy.stats import f as f_dist
+
+M_POINTS = 161  # curve locations m (ln d where the rise is halfway)
+S_GRID = np.geomspace(0.25, 4.0, 13)  # steepness per unit ln d: 10%→90% over 17.6 … 1.1 units of ln d
+U_GRID = np.linspace(0.6, 1.4, 9)  # upper asymptote u = c + this × (F̂ − c): levels off below, at or above F
+CUTOFF_SCALE = 1.2
+X_MARGIN = math.log(8.0)  # an interval end beyond [d_min / 8, 8 · d_max] is reported open
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One trial's score at ``d``; ``censored``: stopped early, its final score is at least ``score``."""
+
+    d: int
+    score: float
+    censored: bool = False
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the threshold is made of, and the noise of one trial."""
+
+    chance: float  # c: the trivial predictor's metric
+    full: float  # F̂: the full fine-tune's metric (best lr, mean over seeds)
+    full_sd: float  # sd of F̂ (0: a baseline the user supplied)
+    ratio: float  # 0.9 for d90
+    kind: str  # "paper": T = ratio·F; "relative": T = c + ratio·(F − c)
+    noise_sd: float  # σ: seed-to-seed sd of one trial's score
+    noise_df: float = math.inf  # degrees of freedom behind σ (prior and replicates): ∞ for a known σ
+
+    def threshold(self, full: float | np.ndarray | None = None) -> float | np.ndarray:
+        full = self.full if full is None else full
+        return self.ratio * full if self.kind == "paper" else self.chance + self.ratio * (full - self.chance)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """The fitted crossing: d90 (the best curve's), the interval at ``level``; None marks an open end."""
+
+    d90: float | None  # None when the best curve never reaches the threshold
+    low: float | None
+    high: float | None
+    level: float
+    mle: tuple[float, float, float]  # (m, s, u) of the best curve
+
+    @property
+    def width(self) -> float:
+        """high / low, ∞ while an end is open."""
+        return math.inf if self.low is None or self.high is None else self.high / self.low
+
+
+def curve(x, m, s, u, chance: float):
+    """The score at ln d = ``x`` of the curve rising from ``chance`` to ``u``, halfway at ``m`` (broadcasts)."""
+    return chance + (u - chance) * expit(s * (x - m))
+
+
+def crossing_x(m, s, u, threshold, chance: float):
+    """ln d where the curve reaches ``threshold``: −∞ if it starts above it, +∞ if it never gets there."""
+    q = (threshold - chance) / (u - chance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = m + logit(np.clip(q, 0.0, 1.0)) / s
+    return np.where(q <= 0, -np.inf, np.where(q >= 1, np.inf, x))
+
+
+def fit_crossing(observations: Sequence[Observation], reference: Reference, level: float,
+                 d_min: int, d_max: int) -> Crossing:
+    """The profile-likelihood d90 and interval of ``observations`` (see the module docstring)."""
+    return _fit(tuple(observations), reference, level, d_min, d_max)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fit(observations: tuple[Observation, ...], reference: Reference, level: float, d_min: int,
+         d_max: int) -> Crossing:
+    if not observations:
+        raise ValueError("fit_crossing needs at least one observation")
+    c, sigma = reference.chance, reference.noise_sd
+    edge_low, edge_high = math.log(d_min) - X_MARGIN, math.log(d_max) + X_MARGIN
+    m = np.linspace(edge_low - 4.0, edge_high + 4.0, M_POINTS)[:, None, None]
+    s = S_GRID[None, :, None]
+    u = (c + U_GRID * (reference.full - c))[None, None, :]
+    x = np.array([math.log(o.d) for o in observations])
+    y = np.array([o.score for o in observations])
+    censored = np.array([o.censored for o in observations])
+    f = curve(x, m[..., None], s[..., None], u[..., None], c)  # (m, s, u, trial)
+    misfit = np.where(censored, -2.0 * log_ndtr((f - y) / sigma), ((y - f) / sigma) ** 2).sum(axis=-1)
+    excess = misfit - misfit.min()
+    best = np.unravel_index(int(np.argmin(misfit)), misfit.shape)
+    m_hat, s_hat, u_hat = float(m[best[0], 0, 0]), float(s[0, best[1], 0]), float(u[0, 0, best[2]])
+    # Every curve within the cutoff, with every F its remaining budget allows, crosses its threshold somewhere:
+    # the interval is the range of those crossings (a bigger F raises the threshold and the crossing).
+    budget = CUTOFF_SCALE * _quantile(level, reference.noise_df) - excess
+    ok = budget >= 0
+    spread = reference.full_sd * np.sqrt(np.where(ok, budget, 0.0))
+    lowest = crossing_x(m, s, u, reference.threshold(reference.full - spread), c)[ok]
+    highest = crossing_x(m, s, u, reference.threshold(reference.full + spread), c)[ok]
+    low = min(float(lowest.min()), edge_high)  # even the lowest crossing beyond 8·d_max: the range's end bounds it
+    high = max(float(highest.max()), edge_low)
+    d90 = crossing_x(m_hat, s_hat, u_hat, reference.threshold(), c)
+    return Crossing(d90=math.exp(d90) if math.isfinite(d90) else None,
+                    low=math.exp(low) if low > edge_low else None, high=math.exp(high) if high < edge_high else None,
+                    level=level, mle=(m_hat, s_hat, u_hat))
+
+
+def _quantile(level: float, df: float) -> float:
+    """The likelihood-ratio cutoff: χ²₁ for a known σ, F(1, df) for one estimated with ``df`` degrees of freedom."""
+    return float(chi2.ppf(level, 1) if math.isinf(df) else f_dist.ppf(level, 1, df))
+
+
+class Design:
+    """How much a new trial would narrow the interval: var(ln d90) from the Fisher information at the best fit.
+
+    c-optimal design for x* = ln d90 = m + logit(q)/s, q = (T(F) − c)/(u − c): a
+    subspace trial at d adds g gᵀ/σ² to the information about the curve (m, ln s,
+    u), g the gradient of its mean score; another baseline seed adds 1/σ² to F's.
+    Weak priors on ln s and u keep the matrix invertible with few trials; the
+    smallest resulting var(x*) (delta method) marks the most useful trial.
+    """
+
+    PRIOR_PRECISION = np.array([1e-6, 1.0, 1e2])  # m (flat), ln s (sd 1), u (sd 0.1)
+
+    def __init__(self, crossing: Crossing, reference: Reference, ds: Sequence[float]) -> None:
+        self.reference = reference
+        m, s, u = crossing.mle
+        self.theta = np.array([m, math.log(s), u, reference.full])
+        full_precision = 1.0 / reference.full_sd**2 if reference.full_sd > 0 else 1e12
+        self.info = np.diag([*self.PRIOR_PRECISION, full_precision])
+        for d in ds:
+            self.info = self.info + self._trial_info(d)
+        self.dx = self._numeric_gradient(self._crossing)
+
+    def _crossing(self, theta: np.ndarray) -> float:
+        c = self.reference.chance
+        u = max(theta[2], self.reference.threshold(theta[3]) + 1e-4)  # keep the crossing finite near the top
+        return float(crossing_x(theta[0], math.exp(theta[1]), u, self.reference.threshold(theta[3]), c))
+
+    def _numeric_gradient(self, fn) -> np.ndarray:
+        grad = np.zeros(4)
+        for i in range(4):
+            step = np.zeros(4)
+            step[i] = 1e-5
+            grad[i] = (fn(self.theta + step) - fn(self.theta - step)) / 2e-5
+        return grad
+
+    def _trial_info(self, d: float) -> np.ndarray:
+        x, c = math.log(d), self.reference.chance
+        g = self._numeric_gradient(lambda t: float(curve(x, t[0], math.exp(t[1]), t[2], c)))
+        return np.outer(g, g) / self.reference.noise_sd**2
+
+    def _baseline_info(self) -> np.ndarray:
+        info = np.zeros((4, 4))
+        info[3, 3] = 1.0 / self.reference.noise_sd**2
+        return info
+
+    def variance(self, extra: np.ndarray | None = None) -> float:
+        """var(x*) with the current trials plus ``extra`` information."""
+        info = self.info if extra is None else self.info + extra
+        return float(self.dx @ np.linalg.solve(info, self.dx))
+
+    def gain(self, candidate: float | None) -> np.ndarray:
+        """The information one more trial adds: at d = ``candidate``, or a baseline seed when None."""
+        return self._baseline_info() if candidate is None else self._trial_info(candidate)
+
+    def choose(self, candidates: Sequence[float | None], n: int,
+               caps: Sequence[int | None] | None = None) -> list[float | None]:
+        """Up to ``n`` picks, greedily, each the candidate that most lowers var(x*) given the picks before it.
+
+        A candidate may be picked more than once (more seeds at one d), at most
+        ``caps[i]`` times (None: no limit).
+        """
+        left = list(caps) if caps is not None else [None] * len(candidates)
+        picks: list[float | None] = []
+        gains = [self.gain(c) for c in candidates]
+        added = np.zeros((4, 4))
+        for _ in range(n):
+            open_ = [i for i in range(len(candidates)) if left[i] is None or left[i] > 0]
+            if not open_:
+                break
+            best = min(open_, key=lambda i: (self.variance(added + gains[i]), i))
+            picks.append(candidates[best])
+            added = added + gains[best]
+            if left[best] is not None:
+                left[best] -= 1
+        return picks
