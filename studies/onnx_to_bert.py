@@ -82,7 +82,7 @@ def max_difference(model: BertModel, onnx_path: Path, tokenizer: PreTrainedToken
         firsts, seconds = [a for a, _ in pairs], [b for _, b in pairs]
         enc = tokenizer(firsts, seconds if all(seconds) else None, padding=True, truncation=True, max_length=128,
                         return_tensors="np")
-        feeds = {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
+        feeds = {name: enc[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
         (expected,) = session.run(wanted, feeds)  # (B, T, H)
         with torch.no_grad():
             # the export takes no token_type_ids: segment 0 everywhere, as here

@@ -32,8 +32,9 @@ from raydim.train.evaluate import evaluate
 from raydim.train.loop import set_threads, train_step
 
 
-def sample_batches(train, tokenizer, args: argparse.Namespace) -> list[dict[str, torch.Tensor]]:
-    """``--steps`` + 1 batches drawn at random from one real epoch, so their mean step is the epoch's.
+def sample_batches(train, tokenizer, args: argparse.Namespace) -> tuple[list[dict[str, torch.Tensor]], float]:
+    """``--steps`` + 1 batches drawn at random from one real epoch, so their mean step is the epoch's; and
+    the epoch's mean padded length, to compare the sample's with.
 
     Grouped by length, an epoch's first batches can be all short or all long; collating a whole
     epoch costs nothing next to training on it.
@@ -41,9 +42,7 @@ def sample_batches(train, tokenizer, args: argparse.Namespace) -> list[dict[str,
     epoch = list(make_dataloader(train, tokenizer, args.batch_size, shuffle=True, seed=0,
                                  group_by_length=args.group_by_length))
     picks = torch.randperm(len(epoch), generator=torch.Generator().manual_seed(0))[:args.steps + 1]
-    args.epoch_mean_length = statistics.mean(b["input_ids"].shape[1] for b in epoch)
-    args.sample_mean_length = statistics.mean(epoch[i]["input_ids"].shape[1] for i in picks[1:].tolist())
-    return [epoch[i] for i in picks.tolist()]
+    return [epoch[i] for i in picks.tolist()], statistics.mean(b["input_ids"].shape[1] for b in epoch)
 
 
 def time_method(method: str, args: argparse.Namespace, data, tokenized, tokenizer) -> dict:
@@ -52,13 +51,15 @@ def time_method(method: str, args: argparse.Namespace, data, tokenized, tokenize
     model = load_model(ref, data.task.num_labels, seed=0)
     subspace = None if method == "full" else SubspaceConfig(d=args.d)
     wrapped = get_method(method).build(model, subspace, str(ref))
-    optimizer = torch.optim.AdamW(wrapped.trainable_parameters(), lr=1e-4 if method == "full" else 1e-2)  # the time is the rate's
+    # the rate does not change a step's time
+    optimizer = torch.optim.AdamW(wrapped.trainable_parameters(), lr=1e-4 if method == "full" else 1e-2)
     load_seconds = time.perf_counter() - started
 
     train = tokenized[data.task.train_split]
     model.train()
+    batches, epoch_length = sample_batches(train, tokenizer, args)
     wall, cpu = [], []
-    for i, batch in enumerate(sample_batches(train, tokenizer, args)):
+    for i, batch in enumerate(batches):
         started, cpu_started = time.perf_counter(), time.process_time()
         train_step(wrapped, optimizer, batch)
         if i:  # the first step pays for lazy allocations and numba's compiled-code load
@@ -66,14 +67,14 @@ def time_method(method: str, args: argparse.Namespace, data, tokenized, tokenize
             cpu.append(time.process_time() - cpu_started)
 
     started, cpu_started = time.perf_counter(), time.process_time()
-    for split in data.task.eval_splits:
-        evaluate(model, make_dataloader(tokenized[split], tokenizer, args.eval_batch_size), data.task, torch.device("cpu"))
-    train_eval = subsample(train, args.train_eval_samples, 0)
-    evaluate(model, make_dataloader(train_eval, tokenizer, args.eval_batch_size), data.task, torch.device("cpu"))
+    splits = [tokenized[split] for split in data.task.eval_splits] + [subsample(train, args.train_eval_samples, 0)]
+    for split in splits:
+        evaluate(model, make_dataloader(split, tokenizer, args.eval_batch_size), data.task, torch.device("cpu"))
+    eval_wall, eval_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {"method": method, "step_s": statistics.mean(wall), "step_cpu_s": statistics.mean(cpu),
-            "steps_per_epoch": -(-len(train) // args.batch_size), "padded_length_sample": args.sample_mean_length,
-            "padded_length_epoch": args.epoch_mean_length, "eval_s": time.perf_counter() - started,
-            "eval_cpu_s": time.process_time() - cpu_started, "load_s": load_seconds}
+            "steps_per_epoch": -(-len(train) // args.batch_size), "padded_length_epoch": epoch_length,
+            "padded_length_sample": statistics.mean(b["input_ids"].shape[1] for b in batches[1:]),
+            "eval_s": eval_wall, "eval_cpu_s": eval_cpu, "load_s": load_seconds}
 
 
 def main() -> None:
