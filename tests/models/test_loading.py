@@ -68,6 +68,9 @@ def test_parameter_counts_without_network() -> None:
     assert count_parameters(parse_model_ref("minilm-l6")) == MINILM_PARAMETERS + 770
     assert count_parameters(parse_model_ref("roberta-large")) == 355_361_794  # from the shipped config
     assert count_parameters(parse_model_ref("bert-base@random-init"), num_labels=3) == 109_484_547
+    # the study's sizes, from the shipped configs; studies/models.json records the same from the real folders
+    assert count_parameters(parse_model_ref("minilm-l3")) == 17_390_594
+    assert count_parameters(parse_model_ref("mpnet-base")) == 109_488_002
 
 
 def test_local_directory_model(tmp_path: Path, minilm) -> None:

@@ -17,6 +17,19 @@ def test_default_alias_resolves_to_the_packaged_folder() -> None:
     assert ref.checkpoint == "final" and str(ref) == "minilm-l6"
 
 
+def test_study_aliases_use_the_fetched_folder_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """minilm-l3 / mpnet-base name the hub model, or the offline copy studies/fetch_models.py wrote: the same
+    alias, so a search space and its stored rows read the same on a machine with or without the hub."""
+    monkeypatch.setenv("RAYDIM_MODELS_DIR", str(tmp_path))
+    assert parse_model_ref("minilm-l3").source == "sentence-transformers/paraphrase-MiniLM-L3-v2"
+    (tmp_path / "all-mpnet-base-v2").mkdir()
+    assert parse_model_ref("mpnet-base").source == "sentence-transformers/all-mpnet-base-v2"  # no config.json yet
+    (tmp_path / "all-mpnet-base-v2" / "config.json").write_text("{}")
+    ref = parse_model_ref("mpnet-base@random-init")
+    assert ref.source == str(tmp_path / "all-mpnet-base-v2") and ref.is_local
+    assert str(ref) == "mpnet-base@random-init"
+
+
 def test_hub_ids_and_revisions() -> None:
     ref = parse_model_ref("EleutherAI/pythia-160m@step1000")
     assert (ref.source, ref.revision, ref.checkpoint) == ("EleutherAI/pythia-160m", "step1000", "step1000")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import transformers
 
 from raydim.errors import RaydimError
 from raydim.subspace.layout import build_layout, flatten_parameters, layer_group
@@ -16,6 +17,19 @@ def test_layer_groups_are_embeddings_blocks_pooler_head() -> None:
                              "classifier")
     assert layout.D == sum(p.numel() for p in tiny_model().parameters())
     assert [g for g, _, _ in layout.group_ranges()] == [0, 1, 2, 3, 4]  # contiguous runs
+
+
+def test_mpnet_groups_are_embeddings_blocks_relative_bias_head() -> None:
+    """MPNet (all-mpnet-base-v2's family) has no pooler; its relative-position bias, shared by every block,
+    lives on the encoder and gets its own scale, and the head (dense + out_proj) one more."""
+    config = transformers.MPNetConfig(vocab_size=64, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                                      intermediate_size=16, max_position_embeddings=40)
+    layout = build_layout(transformers.MPNetForSequenceClassification(config))
+    assert layout.groups == ("mpnet.embeddings", "mpnet.encoder.layer.0", "mpnet.encoder.layer.1", "mpnet.encoder",
+                             "classifier")
+    assert [s.name for s in layout.segments if layout.groups[s.group] == "mpnet.encoder"] == [
+        "mpnet.encoder.relative_attention_bias.weight"]
+    assert [g for g, _, _ in layout.group_ranges()] == [0, 1, 2, 3, 4]
 
 
 def test_layer_group_names() -> None:

@@ -189,6 +189,8 @@ def _tiny_architectures():
             embedding_size=8, **common)),
         ("deberta-v2", transformers.DebertaV2ForSequenceClassification, transformers.DebertaV2Config(  # encoder-wide
             relative_attention=True, position_buckets=8, pos_att_type=["p2c", "c2p"], **common)),  # rel. positions
+        ("mpnet", transformers.MPNetForSequenceClassification,  # encoder-wide relative-position bias (an
+         transformers.MPNetConfig(**common)),  # nn.Embedding read before the layers run; its 32 buckets are fixed)
         ("gpt2", transformers.GPT2ForSequenceClassification, transformers.GPT2Config(
             vocab_size=64, n_embd=8, n_layer=2, n_head=2, n_positions=40, num_labels=3, pad_token_id=0,
             bos_token_id=1, eos_token_id=1)),
