@@ -8,7 +8,7 @@ on curves drawn to match it: true d90 log-uniform inside its d range, seed noise
 0.005–0.03 (the search's prior: the sampling sd of an accuracy on 408 rows, ≈0.022), a rise of 1–3 decades, per-epoch learning curves with slow starts, a
 subspace lr optimum within 3× of the profile's lr rule (its first lr at that d),
 collapses at too high a rate, and the baseline at the profile's first full-fine-tune
-rate. Each curve is searched with 2 and 8 slots, with and without stopping decided
+rate, as many epochs as the profile trains. Each curve is searched with 2 and 8 slots, with and without stopping decided
 trials early. It prints, per profile and slots, how often the interval contains the
 true d90 (coverage, against the nominal level), the median width (high/low; an
 open end counts as infinite), trials per key and trial-epochs, then one summary
@@ -70,14 +70,15 @@ def run_curve(job: tuple[int, int, tuple[float, float], tuple[int, ...]]) -> lis
     return rows
 
 
-def profile_settings(path: Path) -> dict:
-    """The search settings a profile runs with (its ``search`` section over the defaults)."""
-    return SearchSpec.from_yaml(path).search
+def profile_settings(path: Path) -> tuple[dict, int]:
+    """The search settings a profile runs with (its ``search`` section over the defaults), and its epochs."""
+    spec = SearchSpec.from_yaml(path)
+    return spec.search, int(spec.train.get("epochs", 3))
 
 
-def coverage_curve(job: tuple[str, dict, int, int, tuple[int, ...]]) -> list[dict]:
+def coverage_curve(job: tuple[str, tuple[dict, int], int, int, tuple[int, ...]]) -> list[dict]:
     """One curve matched to a profile, searched with each slot count, early stopping on and off."""
-    profile, search, seed, index, ks = job
+    profile, (search, epochs), seed, index, ks = job
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base = SearchSettings(**{**search, "parallelism": 1})
     rng = np.random.default_rng([seed, index])
@@ -85,7 +86,7 @@ def coverage_curve(job: tuple[str, dict, int, int, tuple[int, ...]]) -> list[dic
     d90 = float(np.exp(rng.uniform(math.log(lo), math.log(hi))))
     lr = base.first_lr(d90)
     curve = random_curve(rng, d90_range=(d90, d90), noise_sd=(0.005, 0.03), lr_range=(lr / 3, lr * 3),
-                         collapses=True, decades=(1.0, 3.0), baseline_lr=base.baseline_lrs[0])
+                         collapses=True, decades=(1.0, 3.0), baseline_lr=base.baseline_lrs[0], epochs=epochs)
     rows = []
     for k in ks:
         for early_stop in (True, False):

@@ -95,7 +95,10 @@ def _tpe_log_lr(history: KeyHistory, d: int, best_lr: float, settings: SearchSet
     for (d_i, _), m in mean.items():
         best_at[d_i] = max(m, best_at.get(d_i, -math.inf))
         lrs_at[d_i] += 1
-    full_range = {"log_lr": FloatDistribution(math.log(settings.lr_low), math.log(settings.lr_high))}
+    # reruns of a diverged or collapsed trial may have gone below lr_low: the study's range holds every lr tried
+    tried = [lr for _, lr in mean] or [settings.lr_low]
+    full_range = {"log_lr": FloatDistribution(math.log(min(settings.lr_low, *tried)),
+                                              math.log(max(settings.lr_high, *tried)))}
     trials = [
         optuna.trial.create_trial(params={"log_lr": math.log(lr)}, distributions=full_range,
                                   value=m - best_at[d_i] - DISTANCE_COST * abs(math.log(d_i / d)))

@@ -310,7 +310,9 @@ class SearchPolicy:
                 trials_done=sum(r.status == COMPLETED for r in history.records),
                 trials_running=len(history.running()), trials_failed=history.failed_count(),
                 best_metric=max((x.score for x in scores), default=None),
-                threshold=limits.value if limits else None))
+                threshold=limits.value if limits else None, d90=outcome.d90 if outcome else None,
+                d90_low=outcome.d90_low if outcome else None, d90_high=outcome.d90_high if outcome else None,
+                level=outcome.level if outcome else None))
         return rows
 
     def results(self) -> list[KeyResult]:

@@ -44,6 +44,10 @@ class KeyProgress:
     trials_failed: int  # failed for good (out of retries)
     best_metric: float | None  # best subspace score so far (best lr, mean over seeds)
     threshold: float | None  # None until the baseline is in
+    d90: float | None = None  # the estimate so far, and its interval (None: open end or not yet fitted)
+    d90_low: int | None = None
+    d90_high: int | None = None
+    level: float | None = None
 
 
 @dataclass(frozen=True)

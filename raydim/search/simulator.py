@@ -114,7 +114,7 @@ class SimulatedCurve:
 def random_curve(rng: np.random.Generator, *, d90_range: tuple[float, float] = (50, 50_000),
                  noise_sd: tuple[float, float] = (0.005, 0.01), lr_range: tuple[float, float] = (1e-3, 1e-1),
                  ratio: float = 0.9, collapses: bool = False, decades: tuple[float, float] = (1.5, 3.0),
-                 baseline_lr: float = 3e-5) -> SimulatedCurve:
+                 baseline_lr: float = 3e-5, epochs: int = 3) -> SimulatedCurve:
     """A curve like the paper's: true d90 log-uniform in ``d90_range``, threshold 40–85% of the way up.
 
     ``q``, the threshold's position between chance and full, fixes chance through
@@ -133,7 +133,7 @@ one). The full fine-tune's best lr is ``baseline_lr``. Epoch 1
         width=decades * math.log(10) / (2 * math.log(9)), noise_sd=rng.uniform(*noise_sd),
         lr_opt=float(np.exp(rng.uniform(*np.log(lr_range)))), lr_slope=rng.uniform(-0.3, 0.0),
         lr_curvature=rng.uniform(0.05, 0.15), ratio=ratio, noise_seed=int(rng.integers(2**31)),
-        full_lr_opt=baseline_lr, slow_start=rng.uniform(0.0, 0.6), collapse_prob=0.5 if collapses else 0.0,
+        full_lr_opt=baseline_lr, epochs=epochs, slow_start=rng.uniform(0.0, 0.6), collapse_prob=0.5 if collapses else 0.0,
         collapse_floor=0.02 if collapses else 0.0,
     )
 

@@ -17,13 +17,23 @@ def _num(value: float | None, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def format_interval(low: int | None, high: int | None, level: float | None) -> str:
+    """``[1,200, 4,800] (90%)``; an open end is ``–``; ``-`` when there is no interval at all."""
+    if level is None or (low is None and high is None):
+        return "-"
+    end = lambda v: "–" if v is None else f"{v:,}"  # noqa: E731
+    return f"[{end(low)}, {end(high)}] ({level:.0%})"
+
+
 def format_progress(rows: Sequence[KeyProgress]) -> str:
-    """Each key's phase, bracket, trials (running ``?`` where unknown) and best score against its threshold."""
+    """Each key's phase, bracket, current d90 interval, trials (running ``?`` where unknown) and best score."""
     lines = []
     for r in rows:
         bracket = f"d in ({r.lo or '?'}, {r.hi or '?'}]" if r.lo is not None or r.hi is not None else "no bracket yet"
+        interval = format_interval(r.d90_low, r.d90_high, r.level)
+        estimate = f", d90 {_num(r.d90, ',.0f')} {interval}" if interval != "-" else ""
         running = "?" if r.trials_running is None else r.trials_running
-        lines.append(f"  {r.key}: {r.phase}, {bracket}, {r.trials_done} done / {running} running"
+        lines.append(f"  {r.key}: {r.phase}, {bracket}{estimate}, {r.trials_done} done / {running} running"
                      + (f" / {r.trials_failed} failed" if r.trials_failed else "")
                      + f", best {_num(r.best_metric)} vs threshold {_num(r.threshold)}")
     return "\n".join(lines)
@@ -38,8 +48,7 @@ def print_progress(rows: list[KeyProgress]) -> None:
 def format_d90_table(results: Sequence[KeyResult]) -> str:
     """The d90 of every key with its interval, the threshold it was measured against and which kind that was."""
     headers = ("key", "status", "d90", "interval", "baseline", "chance", "threshold", "trials", "flags")
-    rows = [(r.key, r.status, _num(r.d90, ".0f"),
-             f"({r.d90_low or '-'}, {r.d90_high or '-'}]" if r.d90_low or r.d90_high else "-",
+    rows = [(r.key, r.status, _num(r.d90, ",.0f"), format_interval(r.d90_low, r.d90_high, r.level),
              _num(r.baseline), _num(r.chance),
              f"{_num(r.threshold)} ({r.threshold_used})" if r.threshold is not None else "-",
              f"{r.trials_used}" + (f" ({r.trials_failed} failed)" if r.trials_failed else ""),

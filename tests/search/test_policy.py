@@ -12,6 +12,7 @@ from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, Si
 from raydim.search.policy import STRATEGIES
 from raydim.search.settings import STRATEGY_NAMES
 from raydim.search.simulator import run_search
+from raydim.search.trials import TrialRequest
 
 KEY_A, KEY_B, KEY_C = (SearchKey("sst2", "minilm-l6", method=m) for m in ("did", "said", "x"))
 CURVE = SimulatedCurve(d90=700, full=0.9, chance=0.5, width=1.0, noise_sd=0.0, lr_opt=0.01)
@@ -227,3 +228,80 @@ def test_trials_finished_elsewhere_are_recorded_as_its_own():
     assert [r.status for r in policy.history(KEY_A.id).records] == ["completed", "running", "failed"]
     with pytest.raises(ValueError, match="trial id 't00000' is already recorded"):
         policy.record_finished(first, 0.5)
+
+
+def test_a_diverged_trial_is_rerun_at_a_lower_rate():
+    policy = SearchPolicy(supplied(KEY_A), settings(max_retries=1, lr_step=3.0))
+    [first] = policy.propose(1)
+    with pytest.warns(UserWarning, match="recorded as a failure"):
+        policy.record_result(first.trial_id, float("nan"))
+    [retry] = policy.propose(1)
+    assert (retry.d, retry.seed, retry.retry_of) == (first.d, first.seed, first.trial_id)
+    assert retry.lr == pytest.approx(first.lr / 3)
+    policy.record_result(retry.trial_id, 0.6)
+    [crashed] = policy.propose(1)
+    policy.record_failure(crashed.trial_id)  # a crash, not a divergence: rerun unchanged
+    [again] = policy.propose(1)
+    assert (again.d, again.lr, again.retry_of) == (crashed.d, crashed.lr, crashed.trial_id)
+
+
+def test_a_collapsed_trial_is_rerun_at_a_lower_rate_before_it_counts():
+    target = KeyTarget(KEY_A, chance=0.5, baseline=0.9)
+    policy = SearchPolicy([target], settings(max_retries=1, lr_step=3.0, d_min=100, d_max=10_000))
+    [good] = policy.propose(1)
+    policy.record_result(good.trial_id, 0.86)  # d passes well above the threshold (0.81)
+    collapsed = dataclasses.replace(good, trial_id="t-collapsed", d=int(good.d * 1.4), lr=good.lr)
+    policy.record_finished(collapsed, 0.5)  # a larger d at chance: a learning-rate failure, not evidence about d
+    assert collapsed.trial_id in policy.history(KEY_A.id).excluded
+    assert collapsed.d not in {s.d for s in policy.history(KEY_A.id).scores()}
+    [rerun] = policy.propose(1)
+    assert (rerun.d, rerun.seed, rerun.retry_of) == (collapsed.d, collapsed.seed, collapsed.trial_id)
+    assert rerun.lr == pytest.approx(collapsed.lr / 3)
+    policy.record_result(rerun.trial_id, 0.5)  # collapses again: out of reruns, so now it counts
+    history = policy.history(KEY_A.id)
+    assert rerun.trial_id not in history.excluded and collapsed.d in {s.d for s in history.scores()}
+
+
+def test_a_threshold_within_the_noise_of_chance_is_flagged_not_searched():
+    # RTE tried as a new user would: 128 dev rows, majority class 0.477, full fine-tune 0.539
+    target = KeyTarget(SearchKey("rte", "minilm-l6", method="said"), chance=0.477, metric="accuracy", eval_size=128)
+    policy = SearchPolicy([target], settings(baseline_lrs=(1e-4,)))
+    [baseline] = policy.propose(4)
+    policy.record_result(baseline.trial_id, 0.539)
+    assert policy.propose(4) == [] and policy.finished()
+    result = policy.results()[0]
+    assert result.status == "threshold_in_noise" and result.d90 is None
+
+
+def test_decided_trials_may_stop_early_and_count_as_lower_bounds():
+    policy = SearchPolicy(supplied(KEY_A), settings(parallelism=1))
+    [request] = policy.propose(1)
+    assert request.stop_above == pytest.approx(0.9 * 0.9 + policy.noise_sd(KEY_A.id, 0.81))
+    policy.record_result(request.trial_id, 0.83, censored=True)
+    [record] = policy.history(KEY_A.id).subspace()
+    assert record.censored and SearchPolicy.from_state_dict(json.loads(json.dumps(policy.state_dict()))).history(
+        KEY_A.id).subspace()[0].censored
+    off = SearchPolicy(supplied(KEY_A), settings(early_stop=False)).propose(1)[0]
+    assert off.stop_above is None
+
+
+def test_replicates_of_every_key_pool_into_one_noise_estimate():
+    targets = [KeyTarget(k, chance=0.5, baseline=0.9, metric="accuracy", eval_size=400) for k in (KEY_A, KEY_B)]
+    policy = SearchPolicy(targets, settings())
+    prior = policy.prior_sd(KEY_A.id, 0.81)
+    assert prior == pytest.approx((0.81 * 0.19 / 400) ** 0.5)
+    for key, scores in ((KEY_A, (0.70, 0.80)), (KEY_B, (0.60, 0.74))):  # seeds far apart: κ well above 1
+        for seed, score in enumerate(scores):
+            policy.record_finished(TrialRequest(f"{key.method}{seed}", key, 1000, 0.01, seed), score)
+    kappa, df = policy.noise_factor()
+    assert kappa > 2 and df == 3 + 2
+    assert policy.noise_sd(KEY_B.id, 0.81) == pytest.approx(kappa * prior)
+
+
+def test_a_version_1_state_still_loads():
+    state = SearchPolicy(supplied(KEY_A), settings()).state_dict()
+    state["version"] = 1
+    state["settings"]["confidence_z"] = 1.0  # a setting of the old interval, retired
+    for trial in state["trials"]:
+        trial.pop("censored"), trial.pop("diverged"), trial["request"].pop("stop_above")
+    assert SearchPolicy.from_state_dict(state).settings.level == 0.9

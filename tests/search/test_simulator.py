@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -43,3 +45,27 @@ def test_random_curves_stay_in_their_ranges():
 def test_threshold_outside_the_curve_is_refused():
     with pytest.raises(ValueError, match="must lie between chance"):
         SimulatedCurve(d90=100.0, full=0.7, chance=0.69, width=1.0, noise_sd=0.0, lr_opt=0.01, ratio=1.0)
+
+
+def test_epochs_rise_from_chance_and_the_score_is_the_best_epoch():
+    curve = dataclasses.replace(CURVE, epochs=3, slow_start=0.0)
+    epochs = curve.epoch_metrics(2000, 0.01, 0)
+    assert epochs[0] == pytest.approx(curve.chance) and epochs[0] < epochs[1] < epochs[2]
+    assert curve.metric(2000, 0.01, 0) == max(epochs)
+
+
+def test_a_run_stops_after_the_epoch_that_clears_its_bar_and_says_so():
+    from raydim.search.keys import SearchKey
+    from raydim.search.trials import TrialRequest
+
+    curve = dataclasses.replace(CURVE, epochs=4, slow_start=0.5)
+    request = TrialRequest("t", SearchKey("t", "m"), 10**6, 0.01, 0)
+    assert curve.run(request) == (max(curve.epoch_metrics(10**6, 0.01, 0)), False, 4)
+    score, censored, epochs = curve.run(dataclasses.replace(request, stop_above=0.7))
+    assert censored and epochs < 4 and 0.7 <= score < curve.metric(10**6, 0.01, 0)
+
+
+def test_too_high_a_rate_collapses_runs_to_chance():
+    curve = dataclasses.replace(CURVE, collapse_prob=1.0)
+    assert curve.metric(5000, curve.best_lr(5000) * 10, 0) == pytest.approx(curve.chance, abs=0.05)
+    assert curve.metric(5000, curve.best_lr(5000), 0) > 0.85
