@@ -79,17 +79,32 @@ def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | 
     return _save(figure, path)
 
 
+def step_positions(steps: pd.Series) -> pd.Series:
+    """Where each pre-training step goes on a log axis: the step itself, and random init (step 0), which a
+    log axis cannot show, one decade left of the smallest step (at 1 when there is no other)."""
+    trained = steps[steps > 0]
+    return steps.where(steps > 0, trained.min() / 10 if len(trained) else 1.0).astype(float)
+
+
 def d90_vs_checkpoint(d90s: pd.DataFrame, path: Path) -> Path | None:
-    """d90 against the pre-training step of each checkpoint (0: random init), per (task, model, method)."""
+    """d90 against the pre-training step of each checkpoint, log-log, per (task, model, method); random init
+    (step 0) is drawn as a hollow square one decade left of the first step, and labelled."""
     found = d90s.dropna(subset=["d90", "checkpoint_step"]).drop_duplicates("key", keep="last")
     if found.empty:
         return None
+    found = found.assign(x=step_positions(found["checkpoint_step"]))
     figure = Figure(figsize=(6, 4.5))
     ax = figure.add_subplot()
     for group, rows in found.groupby(["task", "model", "method"], sort=True):
-        rows = rows.sort_values("checkpoint_step")
-        ax.plot(rows["checkpoint_step"], rows["d90"], marker="o", label=" ".join(group))
-    ax.set_xscale("symlog", linthresh=1)
+        rows = rows.sort_values("x")
+        [line] = ax.plot(rows["x"], rows["d90"], marker="o", label=" ".join(group))
+        init = rows[rows["checkpoint_step"] == 0]
+        ax.scatter(init["x"], init["d90"], marker="s", s=70, facecolors="none", edgecolors=line.get_color(), zorder=3)
+    init_x = found.loc[found["checkpoint_step"] == 0, "x"]
+    if len(init_x):
+        ax.axvline(init_x.iloc[0], color="grey", ls=":", lw=1)
+        ax.text(init_x.iloc[0], 1.01, "random init", transform=ax.get_xaxis_transform(), ha="center", fontsize=7)
+    ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("pre-training step")
     ax.set_ylabel("d90")
