@@ -47,7 +47,8 @@ def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | 
             ax.axvline(key.d90, color="tab:green", lw=1.2, label=f"d90 ≈ {key.d90:,.0f}")
             if not (pd.isna(key.d90_low) or pd.isna(key.d90_high)):
                 ax.axvspan(key.d90_low, key.d90_high, color="tab:green", alpha=0.12)
-        ax.set_xscale("log")
+        if (mine["d"] > 0).any():  # a key ended before any subspace trial (no baseline) has no d to log-scale
+            ax.set_xscale("log")
         ax.set_xlabel("d")
         ax.set_ylabel("metric")
         ax.set_title(f"{key.key}\n({key.experiment}, {key.status})", fontsize=8)

@@ -41,3 +41,12 @@ def test_random_init_sits_a_decade_left_of_the_first_step_on_the_log_axis():
     steps = pd.Series([1000, 0, 143000, 20])
     assert step_positions(steps).tolist() == [1000.0, 2.0, 143000.0, 20.0]
     assert step_positions(pd.Series([0, 0])).tolist() == [1.0, 1.0]
+
+
+def test_a_key_that_ended_at_its_baseline_gets_an_empty_panel(tmp_path):
+    """A key whose full fine-tune did not beat chance has no subspace trial: no d to put on a log axis."""
+    store = ResultsStore(str(tmp_path / "store"))
+    rows = simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES)
+    store.write([r for r in rows if r.method == "full"])
+    written = write_figures(build_report(store), tmp_path / "figures")
+    assert [p.name for p in written] == [FIGURES["metric_vs_d"]] and written[0].read_bytes().startswith(PNG)
