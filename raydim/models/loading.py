@@ -35,7 +35,9 @@ def _hub_errors(ref: ModelRef, what: str) -> Iterator[None]:
     """Turn "cannot reach the hub / not cached / no such repo" into one actionable line."""
     try:
         yield
-    except OSError as e:
+    except RaydimError:
+        raise
+    except (OSError, ValueError) as e:  # ValueError: files there, but not a model or tokenizer transformers can build
         if ref.revision is not None and not ref.is_local:
             _check_revision(ref)
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -147,5 +149,5 @@ def count_parameters(ref: ModelRef, num_labels: int = 2) -> int:
 def check_classifier(ref: ModelRef, num_labels: int = 2) -> None:
     """Raise the one-line error training ``ref`` would meet (no such revision, no classification head, nothing
     to pad with) by loading only its tokenizer and config: a search checks every checkpoint before Ray starts."""
-    tokenizer = load_tokenizer(ref)
-    load_config(ref, num_labels, tokenizer.pad_token_id)
+    load_config(ref, num_labels)
+    load_tokenizer(ref)
