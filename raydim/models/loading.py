@@ -128,6 +128,9 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     """
     with _hub_errors(ref, "tokenizer"):
         tokenizer = AutoTokenizer.from_pretrained(ref.source, revision=None if ref.random_init else ref.revision)
+    if len(tokenizer) <= len(set(tokenizer.all_special_ids)):  # transformers 5 builds one from a config alone
+        raise RaydimError(f"the tokenizer of model {ref} has no vocabulary: its folder or revision lacks the tokenizer "
+                          "files; save them with each checkpoint (tokenizer.save_pretrained(folder))")
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise RaydimError(f"the tokenizer of model {ref} has neither a pad token nor an EOS token to pad with; "

@@ -182,12 +182,17 @@ def test_a_revision_that_does_not_exist_names_the_ones_cached(tmp_path: Path, mo
         load_config(parse_model_ref("org/ladder@step3000"))
 
 
-def test_a_tokenizer_transformers_cannot_build_is_a_clear_error(tmp_path: Path,
+def test_a_checkpoint_without_tokenizer_files_is_a_clear_error(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A checkpoint whose folder has a config but no tokenizer files: transformers raises ValueError, not OSError."""
+    """A checkpoint saved with its config but no tokenizer files: transformers 5 builds a tokenizer with no
+    vocabulary from the config alone (GPT-2's: one token), or raises ValueError (an empty config)."""
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     config = transformers.GPT2Config(vocab_size=64, n_embd=8, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0)
     fake_cached_repo(tmp_path, "org/ladder", ["step1000"], config.to_json_string())
-    with pytest.raises(RaydimError, match=r"cannot load the tokenizer of model 'org/ladder@step1000'"):
+    with pytest.raises(RaydimError, match=r"tokenizer of model org/ladder@step1000 has no vocabulary: its folder or "
+                                          r"revision lacks the tokenizer files"):
         load_tokenizer(parse_model_ref("org/ladder@step1000"))
+    fake_cached_repo(tmp_path, "org/empty", ["step1000"])
+    with pytest.raises(RaydimError, match=r"cannot load the tokenizer of model 'org/empty@step1000'"):
+        load_tokenizer(parse_model_ref("org/empty@step1000"))
