@@ -40,8 +40,9 @@ class Ladder:
             if name == checkpoint:
                 return folder
         if checkpoint in (None, "final"):
+            first = self.names[0]
             raise RaydimError(f"model folder {str(self.path)!r} is a ladder of checkpoints ({few(self.names)}); "
-                              f"name the ones to use, e.g. --checkpoint {self.names[0]} (or {self.path}@{self.names[0]})")
+                              f"name the ones to use, e.g. --checkpoint {first} (or {self.path}@{first})")
         raise RaydimError(f"checkpoint ladder {str(self.path)!r} has no checkpoint {checkpoint!r}; "
                           f"it has {few(self.names)}")
 

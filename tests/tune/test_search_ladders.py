@@ -42,7 +42,8 @@ def space(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"GLUE data not found at {GLUE_DIR} (set RAYDIM_TEST_GLUE_DIR)")
     root = tmp_path_factory.mktemp("ladders")
     texts = glue_sentences(GLUE_DIR)
-    decoder, encoder = pretrain_decoder(root / "decoder", texts, SAVED), pretrain_encoder(root / "encoder", texts, SAVED)
+    decoder = pretrain_decoder(root / "decoder", texts, SAVED)
+    encoder = pretrain_encoder(root / "encoder", texts, SAVED)
     train_file, eval_file = write_sentiment_task(root / "data")
     path = root / "space.yaml"
     path.write_text(SPACE.format(decoder=decoder, encoder=encoder, checkpoints=", ".join(SEARCHED),
