@@ -34,13 +34,18 @@ def _train(model: torch.nn.Module, batches, folder: Path, tokenizer, save_at: tu
     """AdamW over ``batches`` (a function of the step), saving model and tokenizer at each step in ``save_at``."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
-    for step in range(1, max(save_at) + 1):
-        model(**batches(step)).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        if step in save_at:
-            model.save_pretrained(folder / f"step{step}")
-            tokenizer.save_pretrained(folder / f"step{step}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: more threads only wait for each other (minutes on a busy machine)
+    try:
+        for step in range(1, max(save_at) + 1):
+            model(**batches(step)).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            if step in save_at:
+                model.save_pretrained(folder / f"step{step}")
+                tokenizer.save_pretrained(folder / f"step{step}")
+    finally:
+        torch.set_num_threads(threads)
 
 
 def pretrain_decoder(folder: Path, texts: list[str], save_at: tuple[int, ...], seed: int = 0) -> Path:
