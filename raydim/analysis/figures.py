@@ -89,7 +89,7 @@ def step_positions(steps: pd.Series) -> pd.Series:
 
 def d90_vs_checkpoint(d90s: pd.DataFrame, path: Path) -> Path | None:
     """d90 against the pre-training step of each checkpoint, log-log, per (task, model, method); random init
-    (step 0) is drawn as a hollow square one decade left of the first step, and labelled."""
+    (step 0) is drawn as a hollow square one decade left of the first step, on a tick of its own."""
     found = d90s.dropna(subset=["d90", "checkpoint_step"]).drop_duplicates("key", keep="last")
     if found.empty:
         return None
@@ -101,11 +101,13 @@ def d90_vs_checkpoint(d90s: pd.DataFrame, path: Path) -> Path | None:
         [line] = ax.plot(rows["x"], rows["d90"], marker="o", label=" ".join(group))
         init = rows[rows["checkpoint_step"] == 0]
         ax.scatter(init["x"], init["d90"], marker="s", s=70, facecolors="none", edgecolors=line.get_color(), zorder=3)
-    init_x = found.loc[found["checkpoint_step"] == 0, "x"]
-    if len(init_x):
-        ax.axvline(init_x.iloc[0], color="grey", ls=":", lw=1)
-        ax.text(init_x.iloc[0], 1.01, "random init", transform=ax.get_xaxis_transform(), ha="center", fontsize=7)
     ax.set_xscale("log")
+    init_x = found.loc[found["checkpoint_step"] == 0, "x"]
+    if len(init_x):  # its own tick, and a dotted line between it and the trained steps
+        x0, top = init_x.iloc[0], found["x"].max()
+        decades = range(math.ceil(math.log10(x0 * 3)), math.floor(math.log10(top)) + 1)
+        ax.set_xticks([x0, *(10.0**k for k in decades)], ["random\ninit", *(f"$10^{{{k}}}$" for k in decades)])
+        ax.axvline(x0 * 10**0.5, color="grey", ls=":", lw=1)
     ax.set_yscale("log")
     ax.set_xlabel("pre-training step")
     ax.set_ylabel("d90")
