@@ -185,13 +185,26 @@ def _cmd_search(args: argparse.Namespace) -> None:
     output = getattr(args, "output", None)
     if output:
         check_writable(output)
-    # a new run loads every task's data here, so a bad path fails before Ray starts
+    # a new run loads every task's data, and every model checkpoint's tokenizer and config, here, so a bad path
+    # or revision fails before Ray starts
     targets = None if resume else spec.targets()
+    if not resume:
+        check_models(spec)
     results = run_search(spec, targets=targets, address=getattr(args, "address", None), resume=resume,
                          on_progress=print_progress, verbose=0)
     print(format_d90_table(results))
     if output:
         write_json_atomically(output, [r.to_dict() for r in results])
+
+
+def check_models(spec) -> None:
+    """Every (model, checkpoint) of ``spec`` loads as a classifier: a missing revision or checkpoint is one line."""
+    from raydim.models import check_classifier
+    from raydim.tune.template import model_spec
+
+    for model in spec.models:
+        for checkpoint in spec.checkpoints:
+            check_classifier(parse_model_ref(model_spec(model, checkpoint)))
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -293,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", help="GLUE task (repeat for several), or the custom files' name")
     p.add_argument("--model", action="append", help="alias, directory or hub id (repeat for several)")
     p.add_argument("--checkpoint", action="append",
-                   help="final, random-init or a hub revision (repeat for several; default: final)")
+                   help="final, random-init, a hub revision or a ladder folder's checkpoint "
+                        "(repeat for several; default: final)")
     p.add_argument("--method", action="append", choices=["said", "did"], help="repeat for both (default: said)")
     p.add_argument("--baseline", action="append", metavar="TASK=METRIC",
                    help="known full fine-tune metric: skips those full fine-tunes (repeat per task)")

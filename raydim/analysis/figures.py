@@ -47,7 +47,8 @@ def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | 
             ax.axvline(key.d90, color="tab:green", lw=1.2, label=f"d90 ≈ {key.d90:,.0f}")
             if not (pd.isna(key.d90_low) or pd.isna(key.d90_high)):
                 ax.axvspan(key.d90_low, key.d90_high, color="tab:green", alpha=0.12)
-        ax.set_xscale("log")
+        if (mine["d"] > 0).any():  # a key ended before any subspace trial (no baseline) has no d to log-scale
+            ax.set_xscale("log")
         ax.set_xlabel("d")
         ax.set_ylabel("metric")
         ax.set_title(f"{key.key}\n({key.experiment}, {key.status})", fontsize=8)
@@ -79,17 +80,34 @@ def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | 
     return _save(figure, path)
 
 
+def step_positions(steps: pd.Series) -> pd.Series:
+    """Where each pre-training step goes on a log axis: the step itself, and random init (step 0), which a
+    log axis cannot show, one decade left of the smallest step (at 1 when there is no other)."""
+    trained = steps[steps > 0]
+    return steps.where(steps > 0, trained.min() / 10 if len(trained) else 1.0).astype(float)
+
+
 def d90_vs_checkpoint(d90s: pd.DataFrame, path: Path) -> Path | None:
-    """d90 against the pre-training step of each checkpoint (0: random init), per (task, model, method)."""
+    """d90 against the pre-training step of each checkpoint, log-log, per (task, model, method); random init
+    (step 0) is drawn as a hollow square one decade left of the first step, on a tick of its own."""
     found = d90s.dropna(subset=["d90", "checkpoint_step"]).drop_duplicates("key", keep="last")
     if found.empty:
         return None
+    found = found.assign(x=step_positions(found["checkpoint_step"]))
     figure = Figure(figsize=(6, 4.5))
     ax = figure.add_subplot()
     for group, rows in found.groupby(["task", "model", "method"], sort=True):
-        rows = rows.sort_values("checkpoint_step")
-        ax.plot(rows["checkpoint_step"], rows["d90"], marker="o", label=" ".join(group))
-    ax.set_xscale("symlog", linthresh=1)
+        rows = rows.sort_values("x")
+        [line] = ax.plot(rows["x"], rows["d90"], marker="o", label=" ".join(group))
+        init = rows[rows["checkpoint_step"] == 0]
+        ax.scatter(init["x"], init["d90"], marker="s", s=70, facecolors="none", edgecolors=line.get_color(), zorder=3)
+    ax.set_xscale("log")
+    init_x = found.loc[found["checkpoint_step"] == 0, "x"]
+    if len(init_x):  # its own tick, and a dotted line between it and the trained steps
+        x0, top = init_x.iloc[0], found["x"].max()
+        decades = range(math.ceil(math.log10(x0 * 3)), math.floor(math.log10(top)) + 1)
+        ax.set_xticks([x0, *(10.0**k for k in decades)], ["random\ninit", *(f"$10^{{{k}}}$" for k in decades)])
+        ax.axvline(x0 * 10**0.5, color="grey", ls=":", lw=1)
     ax.set_yscale("log")
     ax.set_xlabel("pre-training step")
     ax.set_ylabel("d90")

@@ -7,7 +7,9 @@
   ``studies/fetch_models.py`` writes to ``$RAYDIM_MODELS_DIR`` (default
   ``~/.cache/raydim/models``) when they are there, else their hub ids;
   ``roberta-large`` and friends name hub models);
-* a local directory holding a Hugging Face model (``config.json`` and weights);
+* a local directory holding a Hugging Face model (``config.json`` and weights), or a
+  ladder of them (``ckpts/step1000/``, ``ckpts/step2000/``: :mod:`raydim.models.ladder`),
+  whose folders are its checkpoints;
 * a hub id, optionally with a revision: ``org/model@step1000`` is how
   pre-training checkpoints are named.
 
@@ -26,8 +28,9 @@ from importlib import resources
 from pathlib import Path
 
 from raydim.errors import RaydimError
+from raydim.models.checkpoints import RANDOM_INIT
+from raydim.models.ladder import Ladder, find_ladder
 
-RANDOM_INIT = "random-init"
 DEFAULT_MODEL = "minilm-l6"
 _CONFIGS = resources.files("raydim.models") / "configs"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -83,6 +86,14 @@ ALIASES: dict[str, ModelAlias] = {
                    config_file="roberta-base.json"),
         ModelAlias("roberta-large", "FacebookAI/roberta-large", "RoBERTa-large (24 layers, hidden 1024)",
                    config_file="roberta-large.json"),
+        ModelAlias("gpt2", "openai-community/gpt2", "GPT-2 small (decoder, 12 layers, hidden 768)",
+                   config_file="gpt2.json"),
+        ModelAlias("pythia-70m", "EleutherAI/pythia-70m",
+                   "Pythia-70M (GPT-NeoX decoder, 6 layers, hidden 512); revisions step0 ... step143000",
+                   config_file="pythia-70m.json"),
+        ModelAlias("pythia-160m", "EleutherAI/pythia-160m",
+                   "Pythia-160M (GPT-NeoX decoder, 12 layers, hidden 768); revisions step0 ... step143000",
+                   config_file="pythia-160m.json"),
     )
 }
 
@@ -96,6 +107,8 @@ class ModelRef:
     revision: str | None = None  # hub revision (pre-training checkpoint); None: the default branch
     random_init: bool = False
     alias: ModelAlias | None = None
+    ladder: Ladder | None = None  # a folder of checkpoint folders; ``source`` is the one chosen
+    rung: str | None = None  # the name of the ladder's checkpoint chosen (None: random-init)
 
     @property
     def is_local(self) -> bool:
@@ -104,7 +117,7 @@ class ModelRef:
     @property
     def checkpoint(self) -> str:
         """The checkpoint label stored with every result: ``random-init``, the revision, or ``final``."""
-        return RANDOM_INIT if self.random_init else (self.revision or "final")
+        return RANDOM_INIT if self.random_init else (self.revision or self.rung or "final")
 
     @property
     def shipped_config(self) -> Path | None:
@@ -116,7 +129,10 @@ class ModelRef:
         return self.name if self.checkpoint == "final" else f"{self.name}@{self.checkpoint}"
 
     def with_checkpoint(self, checkpoint: str | None) -> ModelRef:
-        """The same model at another checkpoint (``random-init``, a hub revision, or ``final``)."""
+        """The same model at another checkpoint (``random-init``, a hub revision or ladder folder, or ``final``)."""
+        if self.ladder is not None:
+            return replace(self, source=str(self.ladder.folder(checkpoint)), random_init=checkpoint == RANDOM_INIT,
+                           rung=None if checkpoint == RANDOM_INIT else checkpoint)
         if checkpoint in (None, "final"):
             return replace(self, revision=None, random_init=False)
         if checkpoint == RANDOM_INIT:
@@ -124,7 +140,7 @@ class ModelRef:
         if self.is_local:
             raise RaydimError(
                 f"model {self.name!r} is a local directory: it has no revision {checkpoint!r}; "
-                f"use a hub id or '{RANDOM_INIT}'"
+                f"use a hub id, a ladder folder of checkpoint folders, or '{RANDOM_INIT}'"
             )
         return replace(self, revision=checkpoint, random_init=False)
 
@@ -153,9 +169,10 @@ def parse_model_ref(spec: str) -> ModelRef:
         if not path.is_dir():
             raise RaydimError(f"model path {name!r} does not exist; pass a directory with a config.json, "
                               f"a hub id, or an alias ({', '.join(ALIASES)})")
-        if not (path / "config.json").is_file():
-            raise RaydimError(f"model directory {name!r} has no config.json; is it a Hugging Face model folder?")
-        ref = ModelRef(name=str(path), source=str(path.resolve()))
+        if (path / "config.json").is_file():
+            ref = ModelRef(name=str(path), source=str(path.resolve()))
+        else:
+            ref = ModelRef(name=str(path), source=str(path.resolve()), ladder=find_ladder(path))
     elif _HUB_ID.match(name):
         ref = ModelRef(name=name, source=name)
     else:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import pyarrow as pa
 
 from raydim.errors import RaydimError
-from raydim.models.registry import RANDOM_INIT
+from raydim.models.checkpoints import checkpoint_step  # noqa: F401 - part of the store's API
 from raydim.search.results import KeyResult
 
 COMPLETED, ERROR = "completed", "error"  # TrialRow.status
@@ -123,11 +122,3 @@ def rows_from_table(table: pa.Table) -> list[TrialRow]:
             values["metrics"] = dict(values["metrics"])
         rows.append(TrialRow(**values))
     return rows
-
-
-def checkpoint_step(checkpoint: str) -> int | None:
-    """The pre-training step a checkpoint name states: ``step143000`` → 143000, ``random-init`` → 0, else None."""
-    if checkpoint == RANDOM_INIT:
-        return 0
-    match = re.search(r"(\d+)$", checkpoint)
-    return int(match.group(1)) if match and checkpoint != "final" else None

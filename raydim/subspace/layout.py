@@ -84,17 +84,32 @@ def build_layout(model: nn.Module, grouping: str = "layer") -> ParameterLayout:
     if grouping not in GROUPINGS:
         raise RaydimError(f"grouping must be one of {', '.join(GROUPINGS)}, got {grouping!r}")
     base_prefix = getattr(model, "base_model_prefix", "")
+    embeddings = _embedding_groups(model, base_prefix)
     groups: dict[str, int] = {}
     segments, start = [], 0
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         group = name if grouping == "tensor" else layer_group(name, base_prefix)
+        group = embeddings.get(group, group)
         segments.append(Segment(name, start, p.numel(), groups.setdefault(group, len(groups))))
         start += p.numel()
     if not segments:
         raise RaydimError("the model has no parameter with requires_grad=True: nothing to train")
     return ParameterLayout(tuple(segments), tuple(groups))
+
+
+def _embedding_groups(model: nn.Module, base_prefix: str) -> dict[str, str]:
+    """Embedding modules directly in the base model (a decoder's: GPT-2's ``wte`` and ``wpe``, Llama's
+    ``embed_tokens``) -> one group, ``<base>.embeddings``, as BERT's embeddings module makes its own.
+
+    So a decoder's groups are the embeddings, each block, the final norm and the head.
+    """
+    base = getattr(model, base_prefix, None) if base_prefix else None
+    if not isinstance(base, nn.Module):
+        return {}
+    return {f"{base_prefix}.{name}": f"{base_prefix}.embeddings"
+            for name, module in base.named_children() if isinstance(module, nn.Embedding)}
 
 
 def flatten_parameters(model: nn.Module, layout: ParameterLayout) -> torch.Tensor:

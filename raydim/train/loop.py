@@ -146,7 +146,7 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
     eval_loaders["train"] = make_dataloader(train_eval_set, tokenizer, config.eval_batch_size)
 
     # model and method
-    model = load_model(ref, task.num_labels, seed=config.seed).to(device)
+    model = load_model(ref, task.num_labels, seed=config.seed, pad_token_id=tokenizer.pad_token_id).to(device)
     D = sum(p.numel() for p in model.parameters() if p.requires_grad)  # noqa: N806 - before a subspace freezes them
     method: TrainableMethod = get_method(config.method).build(model, config.subspace(), str(ref))
     optimizer = torch.optim.AdamW(method.trainable_parameters(), lr=config.learning_rate,

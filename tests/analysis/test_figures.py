@@ -2,7 +2,10 @@
 
 import dataclasses
 
+import pandas as pd
+
 from raydim.analysis import build_report, write_figures
+from raydim.analysis.figures import step_positions
 from raydim.analysis.report import FIGURES
 from raydim.search import KeyTarget, SearchPolicy
 from raydim.store import ResultsStore
@@ -15,9 +18,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def test_all_four_figures_are_written_and_non_empty(tmp_path):
     store = scaling_store(tmp_path / "store")
-    rows = simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment="ckpt", D=10**7)
-    store.write([dataclasses.replace(r, checkpoint="step1000", checkpoint_step=1000, search=r.search.replace(
-        '"final"', '"step1000"')) for r in rows])
+    for checkpoint, step in (("step1000", 1000), ("random-init", 0)):  # the d90-vs-checkpoint figure's two kinds
+        rows = simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment=f"ckpt-{step}",
+                              D=10**7)
+        store.write([dataclasses.replace(r, checkpoint=checkpoint, checkpoint_step=step, search=r.search.replace(
+            '"final"', f'"{checkpoint}"')) for r in rows])
     written = write_figures(build_report(store), tmp_path / "figures")
     assert sorted(p.name for p in written) == sorted(FIGURES.values())
     for path in written:
@@ -30,3 +35,18 @@ def test_figures_without_data_are_skipped(tmp_path):
     store.write(simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, D=None, train_size=None))
     written = write_figures(build_report(store), tmp_path / "figures")
     assert [p.name for p in written] == [FIGURES["metric_vs_d"]]
+
+
+def test_random_init_sits_a_decade_left_of_the_first_step_on_the_log_axis():
+    steps = pd.Series([1000, 0, 143000, 20])
+    assert step_positions(steps).tolist() == [1000.0, 2.0, 143000.0, 20.0]
+    assert step_positions(pd.Series([0, 0])).tolist() == [1.0, 1.0]
+
+
+def test_a_key_that_ended_at_its_baseline_gets_an_empty_panel(tmp_path):
+    """A key whose full fine-tune did not beat chance has no subspace trial: no d to put on a log axis."""
+    store = ResultsStore(str(tmp_path / "store"))
+    rows = simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES)
+    store.write([r for r in rows if r.method == "full"])
+    written = write_figures(build_report(store), tmp_path / "figures")
+    assert [p.name for p in written] == [FIGURES["metric_vs_d"]] and written[0].read_bytes().startswith(PNG)

@@ -35,7 +35,8 @@ def test_hub_ids_and_revisions() -> None:
     assert (ref.source, ref.revision, ref.checkpoint) == ("EleutherAI/pythia-160m", "step1000", "step1000")
     assert str(ref) == "EleutherAI/pythia-160m@step1000"
     assert parse_model_ref("roberta-large").source == "FacebookAI/roberta-large"
-    assert parse_model_ref("gpt2").source == "gpt2"
+    assert parse_model_ref("gpt2").source == "openai-community/gpt2"  # an alias, with its published config
+    assert parse_model_ref("distilgpt2").source == "distilgpt2"
 
 
 def test_random_init_is_a_checkpoint_of_any_model() -> None:

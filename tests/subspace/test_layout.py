@@ -8,6 +8,7 @@ import transformers
 
 from raydim.errors import RaydimError
 from raydim.subspace.layout import build_layout, flatten_parameters, layer_group
+from tests.decoders import decoder_config
 from tests.tiny import tiny_model
 
 
@@ -65,3 +66,18 @@ def test_flat_buffer_is_the_parameters() -> None:
     assert torch.equal(model.classifier.bias, before["classifier.bias"] + 1.0)
     model(input_ids=torch.tensor([[1, 2, 3]]), labels=torch.tensor([1])).loss.backward()
     assert model.classifier.bias.grad.abs().sum() > 0  # gradients stay ordinary, per parameter
+
+
+@pytest.mark.parametrize("family, base, block, norm", [
+    ("gpt2", "transformer", "transformer.h", "transformer.ln_f"),  # wte and wpe: one group
+    ("gpt-neox", "gpt_neox", "gpt_neox.layers", "gpt_neox.final_layer_norm"),
+    ("llama", "model", "model.layers", "model.norm"),
+    ("qwen2", "model", "model.layers", "model.norm"),
+    ("gemma", "model", "model.layers", "model.norm"),
+])
+def test_decoder_groups_are_embeddings_blocks_final_norm_head(family: str, base: str, block: str, norm: str) -> None:
+    config = decoder_config(family, vocab_size=50, eos_id=0)
+    config.pad_token_id, config.num_labels = 0, 2
+    layout = build_layout(transformers.AutoModelForSequenceClassification.from_config(config))
+    assert layout.groups == (f"{base}.embeddings", f"{block}.0", f"{block}.1", norm, "score")
+    assert [g for g, _, _ in layout.group_ranges()] == [0, 1, 2, 3, 4]
