@@ -6,9 +6,10 @@ All the search logic lives in the Ray-free policy; this class only answers Tune:
   ``None`` while every key waits on running trials, ``Searcher.FINISHED`` once every
   key is done (so the run ends under ``num_samples=-1``);
 * ``on_trial_complete(trial_id, result, error)`` — a trial ended: its ``score``
-  (best epoch's primary metric) is recorded, or a failure (an error, or no finite
-  score: a diverged loss), which the policy reruns or counts as failed, so a
-  failing trial never hangs the search;
+  (best epoch's primary metric; a lower bound when it stopped early, ``censored``)
+  is recorded, or a failure (an error, or no finite score: a diverged loss, rerun at
+  a lower rate), which the policy reruns or counts as failed, so a failing trial
+  never hangs the search;
 * ``save(path)`` / ``restore(path)`` — Tune checkpoints the experiment: the policy's
   versioned state as JSON, written atomically, so ``Tuner.restore`` resumes mid-search.
 """
@@ -28,7 +29,7 @@ from raydim.atomic import write_json_atomically
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy, SearchSettings
 from raydim.tune.metrics import export_progress
-from raydim.tune.trainable import ERROR, SCORE
+from raydim.tune.trainable import CENSORED, ERROR, SCORE
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +70,9 @@ class D90Searcher(Searcher):
             if not error:
                 logger.warning("trial %s ended without a finite %r (%s); counted as a failure", trial_id, self.metric,
                                (result or {}).get(ERROR) or f"got {score!r}")
-            self.policy.record_failure(trial_id)
+            self.policy.record_failure(trial_id, diverged=not error and bool((result or {}).get(ERROR)))
         else:
-            self.policy.record_result(trial_id, float(score))
+            self.policy.record_result(trial_id, float(score), censored=bool((result or {}).get(CENSORED)))
         progress = self.policy.progress()
         export_progress(progress)  # to the Ray dashboard's metrics view
         if self.on_progress is not None:

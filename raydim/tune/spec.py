@@ -33,12 +33,12 @@ SECTIONS = (*LIST_FIELDS, "data", "train", "search", "baselines", "resources", "
 
 # The quick CPU profile (search_spaces/quick_cpu.yaml, which a test keeps equal): what `raydim search`
 # runs without --space. Three epochs over MRPC's train set per trial (one is too few for a meaningful
-# MiniLM d90), one CPU each, d located to within a factor of two; see the YAML for the reasoning.
+# MiniLM d90), one CPU each, up to 10 trials (about 45 minutes on 2 cores); see the YAML for the reasoning.
 QUICK_TRAIN = {"epochs": 3, "batch_size": 32, "max_length": 128, "train_eval_samples": 256, "group_by_length": True}
 QUICK_SEARCH = {
     "strategy": "d90", "ratio": 0.9, "threshold": "paper", "d_min": 300, "d_max": 30_000, "tolerance": 1.0,
     "baseline_lrs": [1e-4], "baseline_seeds": 1, "lr_low": 0.01, "lr_high": 1.0, "lr_init": 0.1, "lr_scaling": 0.5,
-    "lrs_per_d": 1, "seeds_per_d": 1, "max_trials": 8,
+    "lrs_per_d": 1, "seeds_per_d": 2, "max_trials": 10, "level": 0.9,
 }
 
 
@@ -151,12 +151,14 @@ class SearchSpec:
         return TrialTemplate({task: self.data_spec(task) for task in self.tasks}, dict(self.train))
 
     def targets(self) -> list[KeyTarget]:
-        """One target per key, with the trivial predictor's metric from each task's data (loaded here, once)."""
-        chance = {}
+        """One target per key, with what each task's data says (loaded here, once): the trivial predictor's
+        metric, and the metric and dev-set size that set the prior of seed noise."""
+        facts = {}
         for task in self.tasks:
             data = self.data_spec(task).load()
-            chance[task] = data.trivial_baselines()[data.task.primary_split][data.task.primary_metric]
-        return [KeyTarget(key, chance[key.task], self._baseline(key)) for key in self.keys()]
+            split, metric = data.task.primary_split, data.task.primary_metric
+            facts[task] = (data.trivial_baselines()[split][metric], metric, len(data.splits[split]))
+        return [KeyTarget(key, facts[key.task][0], self._baseline(key), *facts[key.task][1:]) for key in self.keys()]
 
     def settings(self, slots: int = 1) -> SearchSettings:
         """The search settings; without an explicit ``parallelism``, ``slots`` shared among the keys."""

@@ -27,6 +27,7 @@ from raydim.tune.template import TEMPLATE, TrialTemplate
 SCORE = "score"  # reported by every trainable: the best epoch's primary metric so far (the paper's protocol)
 CURVES = "curves"  # simulated_trial's param_space entry: key id → SimulatedCurve fields
 ERROR = "error"  # reported instead of a finite score by a trial that failed without raising (a diverged loss)
+CENSORED = "censored"  # reported true by a trial that stopped early once its score had cleared ``stop_above``
 STATE_FILE = "trial_state.pt"
 
 
@@ -61,20 +62,31 @@ def fine_tune(config: dict[str, Any]) -> None:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=True)
     runs: list[TrainResult] = []  # the run, as train() has built it: history (resumed epochs included), D, ...
 
+    stop_above = config.get("stop_above")
+
     def on_epoch(epoch: EpochMetrics, state) -> None:
         run = runs[0]
         best = run.best  # history includes the resumed epochs and this one
+        decided = stop_above is not None and best.primary >= stop_above and epoch.epoch < train_config.epochs
         metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
                    "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
-                   "best": asdict(best), **_run_facts(run)}
+                   "best": asdict(best), CENSORED: decided, **_run_facts(run)}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        if decided:
+            raise _Decided
 
     try:
         train(train_config, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
+    except _Decided:
+        pass  # reported above: the trial has passed
     except TrainingDiverged as e:
         tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **_run_facts(runs[0])})
+
+
+class _Decided(Exception):
+    """Raised out of ``train`` by the epoch callback of a trial that has passed: the run ends there."""
 
 
 def _run_facts(run: TrainResult) -> dict[str, Any]:
@@ -84,21 +96,35 @@ def _run_facts(run: TrainResult) -> dict[str, Any]:
 
 
 def simulated_metric(config: dict[str, Any]) -> float:
-    """The metric of a trial request drawn from its key's :class:`SimulatedCurve` (a full fine-tune when ``d`` is None).
+    """The metric of a trial request drawn from its key's :class:`SimulatedCurve` (a full fine-tune when ``d`` is None)."""
+    curve = _simulated_curve(config)
+    return curve.metric(config["d"], config["lr"], config["seed"])
 
-    ``config[CURVES]`` maps subspace key ids to curve fields; a full fine-tune uses
-    the curve of any key of its (task, model, checkpoint), as keys share their baseline.
-    """
+
+def _simulated_curve(config: dict[str, Any]) -> SimulatedCurve:
+    """The request's :class:`SimulatedCurve`: ``config[CURVES]`` maps subspace key ids to curve
+    fields; a full fine-tune uses the curve of any key of its (task, model, checkpoint), as keys share their
+    baseline."""
     key = SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
     curves = config[CURVES]
     fields = curves.get(key.id) or next(
         (c for k, c in curves.items() if SearchKey.from_id(k).baseline_key == key.baseline_key), None)
     if fields is None:
         raise KeyError(f"no simulated curve for key {key.id}; curves are given for {', '.join(curves)}")
-    return SimulatedCurve(**fields).metric(config["d"], config["lr"], config["seed"])
+    return SimulatedCurve(**fields)
 
 
 def simulated_trial(config: dict[str, Any]) -> None:
-    """Report one :func:`simulated_metric`: a trial that costs nothing, with a known d90."""
-    metric = simulated_metric(config)
-    tune.report({SCORE: metric, "primary": metric, "epoch": 1})
+    """Report a simulated trial epoch by epoch (:meth:`SimulatedCurve.epoch_metrics`): costs nothing, known d90.
+
+    Stops early like :func:`fine_tune` once its best epoch reaches ``stop_above``.
+    """
+    curve = _simulated_curve(config)
+    epochs = curve.epoch_metrics(config["d"], config["lr"], config["seed"])
+    best = -float("inf")
+    for epoch, value in enumerate(epochs, start=1):
+        best = max(best, value)
+        decided = config.get("stop_above") is not None and best >= config["stop_above"] and epoch < len(epochs)
+        tune.report({SCORE: best, "primary": value, "epoch": epoch, CENSORED: decided})
+        if decided:
+            return

@@ -10,6 +10,7 @@ from raydim.errors import RaydimError
 from raydim.search import KeyTarget, SearchKey, SearchSettings, SimulatedCurve
 from raydim.search.trials import TrialRequest
 from raydim.tune import SCORE, D90Searcher
+from raydim.tune.trainable import CENSORED, ERROR
 
 KEY = SearchKey("mrpc", "minilm-l6", method="said")
 CURVE = SimulatedCurve(d90=700, full=0.9, chance=0.5, width=1.0, noise_sd=0.0, lr_opt=0.05)
@@ -75,6 +76,24 @@ def test_result_without_a_finite_metric_counts_as_failure():
     s.suggest("t2")
     s.on_trial_complete("t2", {"score": float("nan"), "error": "the training loss became nan at step 3"})
     assert s.policy.history(KEY.id).failed_count() == 2
+
+
+def test_a_diverged_trial_is_rerun_at_a_lower_rate_a_crashed_one_unchanged():
+    s = searcher(max_retries=1, lr_step=3.0)
+    first = s.suggest("t1")
+    s.on_trial_complete("t1", {SCORE: float("nan"), ERROR: "the training loss became nan at step 3"})
+    rerun = s.suggest("t2")
+    assert (rerun["d"], rerun["seed"], rerun["retry_of"]) == (first["d"], first["seed"], "t1")
+    assert rerun["lr"] == pytest.approx(first["lr"] / 3)
+
+
+def test_a_trial_that_stopped_early_is_recorded_as_a_lower_bound():
+    s = searcher()
+    config = s.suggest("t1")
+    assert config["stop_above"] == pytest.approx(0.81 + s.policy.noise_sd(KEY.id, 0.81))
+    s.on_trial_complete("t1", {SCORE: 0.86, CENSORED: True})
+    [record] = s.policy.history(KEY.id).subspace()
+    assert record.censored and record.metric == 0.86
 
 
 def test_same_trial_completing_twice_after_restore_counts_once(tmp_path):

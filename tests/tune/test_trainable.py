@@ -10,6 +10,7 @@ from ray import tune
 
 import raydim.tune.trainable
 from raydim.tune import SCORE, TEMPLATE, TrialTemplate, fine_tune
+from raydim.tune.trainable import CENSORED
 from raydim.data.spec import DataSpec
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
 
@@ -67,3 +68,10 @@ def test_crashed_trial_resumes_from_its_checkpoint(ray_cluster, tmp_path, tiny):
     assert resumed.metrics["epoch"] == 2 and resumed.metrics["training_iteration"] == 2  # epoch 1 not rerun
     assert resumed.metrics["primary"] == pytest.approx(uninterrupted.metrics["primary"], abs=1e-6)
     assert resumed.metrics["train_loss"] == pytest.approx(uninterrupted.metrics["train_loss"], rel=1e-5)
+
+
+def test_a_trial_that_has_passed_stops_and_says_so(ray_cluster, tmp_path, tiny):
+    result = run(fine_tune, {**tiny, "stop_above": 0.0}, tmp_path, "decided")  # any score clears a bar at 0
+    assert result.metrics["epoch"] == 1 and result.metrics[CENSORED] is True
+    full = run(fine_tune, {**tiny, "stop_above": 2.0}, tmp_path, "undecided")  # no accuracy reaches 2
+    assert full.metrics["epoch"] == 2 and full.metrics[CENSORED] is False
