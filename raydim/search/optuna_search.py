@@ -46,14 +46,19 @@ class OptunaSearch:
                 params = {"log_d": math.log(r.request.d), "log_lr": math.log(r.request.lr)}
                 if r.status == COMPLETED:
                     study.add_trial(optuna.trial.create_trial(
-                        params=params, distributions=self.space, value=params["log_d"],
+                        params=params, distributions=self._holding(params), value=params["log_d"],
                         constraints={"metric": threshold - r.metric}))
                 elif r.status == RUNNING:
                     study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING, params=params,
-                                                              distributions=self.space))
+                                                              distributions=self._holding(params)))
             asks = [study.ask(self.space).params for _ in range(n)]
         return [Point(min(max(round(math.exp(p["log_d"])), s.d_min), s.d_max), math.exp(p["log_lr"]), s.seed)
                 for p in asks]
+
+    def _holding(self, params: dict[str, float]) -> dict[str, FloatDistribution]:
+        """The search space, widened to hold ``params``: a rerun at a lower rate may lie below ``lr_low``."""
+        return {name: FloatDistribution(min(dist.low, params[name]), max(dist.high, params[name]))
+                for name, dist in self.space.items()}
 
     def outcome(self, history: KeyHistory, reference: Reference) -> Outcome:
         threshold = reference.threshold()
