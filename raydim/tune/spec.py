@@ -17,6 +17,7 @@ import yaml
 
 from raydim.data.spec import DataSpec
 from raydim.data.tasks import get_task
+from raydim.data.utf8 import read_utf8
 from raydim.errors import RaydimError
 from raydim.models.registry import DEFAULT_MODEL, parse_model_ref
 from raydim.search import KeyTarget, SearchKey, SearchSettings
@@ -210,7 +211,7 @@ class SearchSpec:
     def from_yaml(cls, path: str | Path) -> SearchSpec:
         path = Path(path)
         try:
-            values = yaml.safe_load(path.read_text())
+            values = yaml.safe_load(read_utf8(path))
         except OSError as e:
             raise RaydimError(f"cannot read search space {path}: {e.strerror}; check the --space path") from None
         except yaml.YAMLError as e:
