@@ -31,6 +31,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts (threads, labels): a typo such as ``--threads 0`` is refused, not clamped."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def add_data_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     """Where a task's rows come from: GLUE (local TSV folder or hub) or the user's own files.
 
@@ -255,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list model aliases with their parameter counts, or count given models")
     p.add_argument("models", nargs="*", metavar="MODEL", help="alias, local directory or hub id[@revision]")
-    p.add_argument("--num-labels", type=int, default=2, help="head width counted in the parameters (default: 2)")
+    p.add_argument("--num-labels", type=positive_int, default=2, help="head width counted in the parameters (default: 2)")
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("train", help="one fine-tune (full, DID or SAID) at one d, with per-epoch metrics")
@@ -279,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     p.add_argument("--group-by-length", action="store_true",
                    help="batch train rows of similar length: less padding, about a third faster on GLUE pairs")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: the CPUs this process may use)")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: the CPUs this process may use)")
     p.add_argument("--output", help="also write the result as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_options(p)
