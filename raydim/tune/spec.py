@@ -19,6 +19,7 @@ from raydim.data.spec import DataSpec
 from raydim.data.tasks import get_task
 from raydim.data.utf8 import read_utf8
 from raydim.errors import RaydimError
+from raydim.models.loading import check_max_length
 from raydim.models.registry import DEFAULT_MODEL, parse_model_ref
 from raydim.search import KeyTarget, SearchKey, SearchSettings
 from raydim.train.config import TrainConfig
@@ -171,7 +172,12 @@ class SearchSpec:
         return TrialTemplate({task: self.data_spec(task) for task in self.tasks}, dict(self.train))
 
     def targets(self) -> list[KeyTarget]:
-        """One target per key, with the trivial predictor's metric from each task's data (loaded here, once)."""
+        """One target per key, with the trivial predictor's metric from each task's data (loaded here, once).
+
+        Every model's config is read here too, so a ``max_length`` beyond a model's positions is refused now,
+        not when a trial first meets a row that long."""
+        for model in self.models:
+            check_max_length(parse_model_ref(model), self.train.get("max_length", TrainConfig.max_length))
         chance = {}
         for task in self.tasks:
             data = self.data_spec(task).load()
