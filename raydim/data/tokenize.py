@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
+from raydim.atomic import fsync, fsync_tree
 from raydim.data.loading import TaskData
 
 CACHE_DIR_ENV = "RAYDIM_CACHE_DIR"
@@ -104,7 +105,9 @@ def _save_atomically(tokenized: dict[str, datasets.Dataset], path: Path) -> None
     try:
         for split, ds in tokenized.items():
             ds.save_to_disk(str(tmp / split))
+        fsync_tree(tmp)  # on disk before the rename: a power cut never leaves a half-written entry under its name
         os.replace(tmp, path)
+        fsync(path.parent)
     except OSError:
         pass  # another process won the race, or the disk is full: the in-memory copy still serves
     finally:

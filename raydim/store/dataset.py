@@ -3,7 +3,8 @@
 Layout: ``<root>/trials/part-<UTC time>-<random>.parquet``, one file per write.
 A write never touches an existing file, so any number of writers (two searches
 sharing a storage) can append at once. Each part is written under a temp name
-(``.part-...tmp``) and renamed into place: a reader lists only ``part-*.parquet``,
+(``.part-...tmp``), flushed to disk (on a local disk) and renamed into place, the
+folder flushed after: a reader lists only ``part-*.parquet``,
 so a writer that dies mid-file leaves a stray temp file, never a half-read table.
 A part damaged some other way (truncated by a full disk, zeroed, overwritten) is
 skipped on read with a :class:`~raydim.errors.DamagedStoreWarning` that names
@@ -28,6 +29,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs
 import pyarrow.parquet as pq
 
+from raydim.atomic import fsync
 from raydim.errors import DamagedStoreWarning, RaydimError
 from raydim.store.schema import TRIAL_SCHEMA, TrialRow, rows_from_table, rows_to_table
 
@@ -70,6 +72,11 @@ class ResultsStore:
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "root", root.rstrip("/"))
 
+    @property
+    def local(self) -> bool:
+        """On a local disk (where a write is flushed to disk before its rename; a bucket's put is atomic)."""
+        return isinstance(self.fs, pyarrow.fs.LocalFileSystem)
+
     @classmethod
     def at(cls, storage: str | None) -> ResultsStore:
         """The store of a search's storage location (see :func:`store_uri`)."""
@@ -88,7 +95,11 @@ class ResultsStore:
         try:
             with self.fs.open_output_stream(tmp) as sink:
                 pq.write_table(rows_to_table(rows), sink)
+            if self.local:
+                fsync(tmp)  # on disk before the rename, so that a power cut cannot leave a truncated part
             self.fs.move(tmp, final)  # a rename on local disks: the part appears whole or not at all
+            if self.local:
+                fsync(folder)
         except BaseException:
             if self.fs.get_file_info(tmp).type == pyarrow.fs.FileType.File:
                 self.fs.delete_file(tmp)
