@@ -1,4 +1,4 @@
-"""Loading models offline: the packaged MiniLM, random-init variants, local folders."""
+"""Loading models offline: the packaged MiniLM, random-init variants, local folders; their position limits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from raydim.errors import RaydimError
 from raydim.models import count_parameters, load_model, load_tokenizer, parse_model_ref
+from tests.cli import assert_one_line_error
 
 MINILM_PARAMETERS = 22_713_216  # all-MiniLM-L6-v2 without a head
 
@@ -87,3 +88,36 @@ def test_unreachable_hub_model_says_how_to_work_offline() -> None:
         load_model(parse_model_ref("roberta-base"))
     with pytest.raises(RaydimError, match=r"tokenizer of model 'FacebookAI/roberta-large'"):
         load_tokenizer(parse_model_ref("roberta-large@random-init"))
+
+
+def test_position_limits_follow_the_architecture() -> None:
+    from transformers import DebertaV2Config, T5Config
+
+    from raydim.models import load_config
+    from raydim.models.loading import max_positions
+
+    assert max_positions(load_config(parse_model_ref("minilm-l6"))) == 512
+    assert max_positions(load_config(parse_model_ref("roberta-large@random-init"))) == 512  # 514, less pad + 1
+    assert max_positions(T5Config()) is None  # relative attention: no fixed limit
+    assert max_positions(DebertaV2Config(position_biased_input=False)) is None
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--method", "full", "--max-length", "2048"],
+    ["search", "--max-length", "2048"],
+    ["search", "--model", "roberta-large", "--max-length", "513"],
+])
+def test_a_max_length_beyond_the_models_positions_is_refused_up_front(argv, glue_dir, tmp_path, capsys, no_ray,
+                                                                       monkeypatch) -> None:
+    import raydim.data.tokenize
+
+    def tokenize(*args, **kwargs):
+        raise AssertionError("rows were tokenised: the length was not checked first")
+
+    monkeypatch.setattr(raydim.data.tokenize, "_tokenize", tokenize)
+    model = "roberta-large" if "roberta-large" in argv else "minilm-l6"
+    limit_hit = argv[argv.index("--max-length") + 1]
+    storage = ["--storage", str(tmp_path)] if argv[0] == "search" else []
+    assert_one_line_error(capsys, [*argv, *storage, "--data-dir", str(glue_dir)],
+                          f"max length {limit_hit} exceeds the 512 positions of model '{model}'; lower --max-length "
+                          "(train.max_length in a search space) to 512 or less")
