@@ -7,6 +7,7 @@ with exit code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 import warnings
@@ -367,24 +368,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """raydim's own warnings (damage found and worked around) as one line, like its errors; others as Python's."""
+def _show_warning(shown: set[str], message, category, filename, lineno, file=None, line=None) -> None:
+    """raydim's own warnings (damage found and worked around) as one line, like its errors, each once per command
+    (a command reads the store more than once); other warnings as Python shows them."""
     if not issubclass(category, DamagedStoreWarning):
         _python_show_warning(message, category, filename, lineno, file, line)
-    elif str(message) not in _shown:  # a command reads the store more than once; the damage is news once
-        _shown.add(str(message))
+    elif str(message) not in shown:
+        shown.add(str(message))
         print(f"raydim: warning: {message}", file=sys.stderr)
 
 
 _python_show_warning = warnings.showwarning
-_shown: set[str] = set()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+            warnings.simplefilter("always", DamagedStoreWarning)
+            warnings.showwarning = functools.partial(_show_warning, set())
             args.func(args)
     except RaydimError as e:
         print(f"raydim: error: {e}", file=sys.stderr)

@@ -132,6 +132,8 @@ class ResultsStore:
             data = self._read_readable(parts)
         if experiment is not None:
             data = data.filter(pads.field("experiment") == experiment)
+        if not data.num_rows:  # every part damaged, or no row of this experiment
+            return data
         ids = data.select([*ROW_ID, "finished_at"]).to_pandas()
         ids["position"] = range(len(ids))
         keep = ids.sort_values(["finished_at", "position"]).drop_duplicates(ROW_ID, keep="last")["position"]

@@ -120,6 +120,20 @@ def test_report_and_status_go_on_without_damaged_parts_with_one_warning(command,
     assert all(name in line for name in names) and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command, message", [
+    ("report", "holds no readable row: its part files are damaged (named in the warning above)"),
+    ("status", "no searches in the results store at"),
+])
+def test_a_store_of_damaged_parts_only_is_refused_after_the_warning(command, message, tmp_path, capsys):
+    trials = Path(scaling_store(tmp_path / "raydim-store").root) / "trials"
+    for part in trials.iterdir():
+        part.write_bytes(b"")
+    code, out, err = run_cli(capsys, command, "--storage", str(tmp_path))
+    warning, error = err.strip().splitlines()
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert warning.startswith("raydim: warning: skipped 4 damaged part file(s)") and message in error
+
+
 @pytest.mark.slow
 def test_a_search_into_a_damaged_store_keeps_every_new_row(ray_cluster, tmp_path):
     from tests.tune.test_tuner import CURVE_SPACE, SETTINGS, targets
