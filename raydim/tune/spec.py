@@ -147,14 +147,14 @@ class SearchSpec:
                     if name not in groups:
                         errors.append(f"baselines[{name!r}] names no task or task:model@checkpoint of this search; "
                                       f"use one of {', '.join(sorted(groups))}")
-        checks = {
-            "cpus_per_trial": (self.cpus_per_trial > 0, "must be > 0 (fractions allowed)"),
-            "gpus_per_trial": (self.gpus_per_trial >= 0, "must be >= 0 (0.5 packs two trials per GPU)"),
-            "max_concurrent": (self.max_concurrent is None or self.max_concurrent >= 1,
-                               "must be a positive integer, or left out"),
-            "max_failures": (self.max_failures >= 0, "must be an integer >= 0"),
-        } if not skip & set(RESOURCE_FIELDS) else {}
-        errors += [f"{name}={getattr(self, name)!r} {fix}" for name, (ok, fix) in checks.items() if not ok]
+        resources = {
+            "cpus_per_trial": (lambda v: v > 0, "must be > 0 (fractions allowed)"),
+            "gpus_per_trial": (lambda v: v >= 0, "must be >= 0 (0.5 packs two trials per GPU)"),
+            "max_concurrent": (lambda v: v is None or v >= 1, "must be a positive integer, or left out"),
+            "max_failures": (lambda v: v >= 0, "must be an integer >= 0"),
+        }
+        errors += [f"{name}={getattr(self, name)!r} {fix}" for name, (ok, fix) in resources.items()
+                   if name not in skip and not ok(getattr(self, name))]
         if "name" not in skip and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
             errors.append(f"name={self.name!r}: use letters, digits, '.', '_' and '-' (it names a folder)")
         return errors
