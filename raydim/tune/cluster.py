@@ -31,7 +31,7 @@ def check_address(address: str | None) -> None:
         raise RaydimError(f"--address {address!r} is not HOST:PORT, ray://HOST:PORT or auto, e.g. --address "
                           "10.0.0.1:6379; drop it to start Ray here")
     try:
-        socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S).close()  # [::1]:6379
     except OSError as e:
         raise RaydimError(_no_cluster(address, e.strerror or "no answer")) from None
 
