@@ -8,18 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from raydim.cli import main
-from tests.cli import assert_one_line_error
+from tests.cli import assert_one_line_error, run_cli as run
 from tests.data.glue_fixtures import write_glue
-
-
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's own usage errors
-        code = int(e.code)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_tasks_lists_every_glue_task_with_its_primary_metric(capsys) -> None:
