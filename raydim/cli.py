@@ -7,20 +7,21 @@ with exit code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import os
+import functools
 import sys
 import time
+import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 from raydim.atomic import write_json_atomically
 from raydim.data import GLUE_TASKS
 from raydim.data.loading import DATA_DIR_ENV
 from raydim.data.spec import DataSpec
-from raydim.errors import RaydimError
+from raydim.errors import DamagedStoreWarning, RaydimError
 from raydim.table import format_table
 from raydim.methods import METHODS
 from raydim.models import ALIASES, DEFAULT_MODEL, count_parameters, parse_model_ref
+from raydim.writable import check_file, check_folder, check_storage
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +30,17 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts (threads, labels): a typo such as ``--threads 0`` is refused, not clamped."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
 def add_data_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -106,7 +118,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         group_by_length=args.group_by_length,
     )
     if args.output:
-        check_writable(args.output)  # before minutes of training, not after
+        check_file(args.output, "--output")  # before minutes of training, not after
     set_threads(args.threads)
     result = train(config, progress=not args.quiet)
     metric = f"{config.data.task}: {result.primary_metric}"
@@ -118,7 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
           f"lr={config.learning_rate:g}: {metric} best {best.primary:.4f} (epoch {best.epoch}), "
           f"final {final.primary:.4f}; {result.seconds:.0f}s on {result.device}")
     if args.output:
-        write_json_atomically(args.output, result.to_dict())
+        write_output(args.output, result.to_dict())
 
 
 # search option → (spec section, field); sections None are top-level spec fields
@@ -174,6 +186,7 @@ def _parse_baseline(text: str) -> tuple[str, float]:
 
 def _cmd_search(args: argparse.Namespace) -> None:
     from raydim.tune import format_d90_table, print_progress, run_search
+    from raydim.tune.cluster import check_address
 
     resume = getattr(args, "resume", False)
     if resume:
@@ -182,19 +195,22 @@ def _cmd_search(args: argparse.Namespace) -> None:
             raise RaydimError(f"{', '.join(ignored)} would be ignored: --resume continues the run with the settings "
                               "it started with; drop them, or start a new run with another --name")
     spec = search_spec_from_args(args)
-    output = getattr(args, "output", None)
+    output, address = getattr(args, "output", None), getattr(args, "address", None)
+    # every output, the cluster and every task's data are checked here, before Ray starts
     if output:
-        check_writable(output)
+        check_file(output, "--output")
+    check_storage(spec.storage)
+    check_address(address)
     # a new run loads every task's data, and every model checkpoint's tokenizer and config, here, so a bad path
     # or revision fails before Ray starts
     targets = None if resume else spec.targets()
     if not resume:
         check_models(spec)
-    results = run_search(spec, targets=targets, address=getattr(args, "address", None), resume=resume,
-                         on_progress=print_progress, verbose=0)
+    results = run_search(spec, targets=targets, address=address, resume=resume, on_progress=print_progress,
+                         verbose=0)
     print(format_d90_table(results))
     if output:
-        write_json_atomically(output, [r.to_dict() for r in results])
+        write_output(output, [r.to_dict() for r in results])
 
 
 def check_models(spec) -> None:
@@ -211,12 +227,17 @@ def _cmd_report(args: argparse.Namespace) -> None:
     from raydim.analysis import build_report, format_report, write_figures
     from raydim.store import ResultsStore
 
-    if args.figures and Path(args.figures).expanduser().is_file():
-        raise RaydimError(f"--figures {args.figures} is a file; name a folder for the PNGs")
+    if args.figures:
+        check_folder(args.figures, "--figures")
     report = build_report(ResultsStore.at(args.storage), args.experiment, args.bits, args.delta)
     print(format_report(report, args.format))
     if args.figures:
-        for path in write_figures(report, args.figures):
+        try:
+            paths = write_figures(report, args.figures)
+        except OSError as e:  # the disk filled, or the folder went away, since the check
+            raise RaydimError(f"cannot write the figures into {args.figures} ({e.strerror}); the tables above hold "
+                              "the same results") from None
+        for path in paths:
             print(f"raydim: wrote {path}", file=sys.stderr)
 
 
@@ -240,17 +261,13 @@ def _cmd_status(args: argparse.Namespace) -> None:
         return
 
 
-def check_writable(path: str) -> None:
-    """A file can be created at ``path``: its nearest existing ancestor is a writable folder."""
-    target = Path(path).expanduser().resolve()
-    if target.is_dir():
-        raise RaydimError(f"--output {path!r} is a folder; name a file, e.g. {Path(path) / 'result.json'}")
-    ancestor = target.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
-        raise RaydimError(f"--output {path!r} cannot be written ({ancestor} is not a writable folder); "
-                          "pick another path")
+def write_output(path: str, value: object) -> None:
+    """``--output`` as JSON, at the end of the work; checked writable at its start, so only a disk that filled
+    or a folder removed since can fail here, and the result printed above is not lost."""
+    try:
+        write_json_atomically(path, value)
+    except OSError as e:
+        raise RaydimError(f"cannot write --output {path} ({e.strerror}); the result is printed above") from None
 
 
 def _metric_columns(result) -> list[str]:
@@ -268,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list model aliases with their parameter counts, or count given models")
     p.add_argument("models", nargs="*", metavar="MODEL", help="alias, local directory or hub id[@revision]")
-    p.add_argument("--num-labels", type=int, default=2, help="head width counted in the parameters (default: 2)")
+    p.add_argument("--num-labels", type=positive_int, default=2, help="head width counted in the parameters (default: 2)")
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("train", help="one fine-tune (full, DID or SAID) at one d, with per-epoch metrics")
@@ -292,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
     p.add_argument("--group-by-length", action="store_true",
                    help="batch train rows of similar length: less padding, about a third faster on GLUE pairs")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: the CPUs this process may use)")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: the CPUs this process may use)")
     p.add_argument("--output", help="also write the result as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_options(p)
@@ -366,10 +383,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(shown: set[str], message, category, filename, lineno, file=None, line=None) -> None:
+    """raydim's own warnings (damage found and worked around) as one line, like its errors, each once per command
+    (a command reads the store more than once); other warnings as Python shows them."""
+    if not issubclass(category, DamagedStoreWarning):
+        _python_show_warning(message, category, filename, lineno, file, line)
+    elif str(message) not in shown:
+        shown.add(str(message))
+        print(f"raydim: warning: {message}", file=sys.stderr)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DamagedStoreWarning)
+            warnings.showwarning = functools.partial(_show_warning, set())
+            args.func(args)
     except RaydimError as e:
         print(f"raydim: error: {e}", file=sys.stderr)
         return 2

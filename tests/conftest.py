@@ -23,6 +23,15 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture
+def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if Ray is started: a user's mistake must be found before."""
+    def init(*args, **kwargs):
+        raise AssertionError("ray.init was called: the mistake was not found before Ray started")
+
+    monkeypatch.setattr("ray.init", init)
+
+
+@pytest.fixture
 def glue_dir() -> Path:
     """The real GLUE TSV folder (MRPC), beside the checkout as in CI."""
     if not (GLUE_DIR / "MRPC" / "train.tsv").is_file():

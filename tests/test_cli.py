@@ -8,17 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from raydim.cli import main
+from tests.cli import assert_one_line_error, run_cli as run
 from tests.data.glue_fixtures import write_glue
-
-
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's own usage errors
-        code = int(e.code)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_tasks_lists_every_glue_task_with_its_primary_metric(capsys) -> None:
@@ -68,6 +59,20 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv: list[str], message: str)
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--threads", "0"], "argument --threads: must be a positive integer, got 0"),
+    (["train", "--threads", "-2"], "argument --threads: must be a positive integer, got -2"),
+    (["train", "--threads", "two"], "argument --threads: invalid int value: 'two'"),
+    (["models", "--num-labels", "0"], "argument --num-labels: must be a positive integer, got 0"),
+    (["train", "--method", "full", "--data-seed", "-1"], "the data seed must be >= 0, got -1"),
+    (["train", "--method", "full", "--weight-decay", "-1"], "weight_decay must be >= 0, got -1.0"),
+    (["search", "--cpus-per-trial", "-1"], "cpus_per_trial=-1.0 must be > 0"),
+    (["search", "--max-concurrent", "0"], "max_concurrent=0 must be a positive integer"),
+])
+def test_counts_below_one_are_refused_not_clamped(capsys, argv: list[str], message: str, tmp_path, no_ray) -> None:
+    assert_one_line_error(capsys, [*argv, "--storage", str(tmp_path)] if argv[0] == "search" else argv, message)
 
 
 def test_bad_rows_are_reported_through_the_cli(capsys, tmp_path: Path) -> None:

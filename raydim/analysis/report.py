@@ -43,11 +43,15 @@ def build_report(store: ResultsStore, experiment: str | None = None, bits: float
         errors.append(f"--bits {bits:g} must be > 0, e.g. 8 bits per coordinate of θ_d")
     if not 0 < delta < 1:
         errors.append(f"--delta {delta:g} must be in (0, 1), e.g. 0.05")
-    if not store.exists():
+    experiments = store.experiments() if store.exists() else None
+    if experiments is None:
         errors.append(f"no results store at {store.uri} (no trials/part-*.parquet); pass --storage the folder "
                       "a search ran with (raydim search --storage), or run one")
-    elif experiment is not None and experiment not in store.experiments():
-        errors.append(f"no experiment {experiment!r} in {store.uri}; it holds {', '.join(store.experiments())}")
+    elif not experiments:
+        errors.append(f"the results store at {store.uri} holds no readable row: its part files are damaged "
+                      "(named in the warning above)")
+    elif experiment is not None and experiment not in experiments:
+        errors.append(f"no experiment {experiment!r} in {store.uri}; it holds {', '.join(experiments)}")
     if errors:
         raise RaydimError("; ".join(errors))
     trials = store.table(experiment)

@@ -13,41 +13,46 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from raydim.data.examples import Row, build_split
 from raydim.data.tasks import Task, custom_task
+from raydim.data.utf8 import utf8_lines
 from raydim.errors import RaydimError
 
 FILE_KINDS = (".csv", ".tsv", ".jsonl", ".parquet")
 
 
 def _read_delimited(path: Path, delimiter: str, quoting: int) -> Iterator[Row]:
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter, quoting=quoting)
-        for row in reader:
-            location = f"{path}:{reader.line_num}"
-            if None in row or None in row.values():
-                raise RaydimError(f"{location}: malformed row: field count differs from the header's {len(reader.fieldnames or [])}")
-            yield location, row
+    reader = csv.DictReader(utf8_lines(path), delimiter=delimiter, quoting=quoting)
+    for row in reader:
+        location = f"{path}:{reader.line_num}"
+        if None in row or None in row.values():
+            raise RaydimError(f"{location}: malformed row: field count differs from the header's {len(reader.fieldnames or [])}")
+        yield location, row
 
 
 def _read_jsonl(path: Path) -> Iterator[Row]:
-    with path.open(encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RaydimError(f"{path}:{line_no}: malformed JSON line ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise RaydimError(f"{path}:{line_no}: malformed row: expected a JSON object, got {type(row).__name__}")
-            yield f"{path}:{line_no}", row
+    for line_no, line in enumerate(utf8_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RaydimError(f"{path}:{line_no}: malformed JSON line ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise RaydimError(f"{path}:{line_no}: malformed row: expected a JSON object, got {type(row).__name__}")
+        yield f"{path}:{line_no}", row
 
 
 def _read_parquet(path: Path) -> Iterator[Row]:
-    for i, row in enumerate(pq.read_table(path).to_pylist()):
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise RaydimError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]}); "
+                          "write it again, or give the rows as .csv, .tsv or .jsonl") from None
+    for i, row in enumerate(table.to_pylist()):
         yield f"{path}: row {i}", row
 
 

@@ -18,6 +18,7 @@ import datasets
 
 from raydim.data.examples import Row, build_split
 from raydim.data.tasks import Task
+from raydim.data.utf8 import utf8_lines
 from raydim.errors import RaydimError
 
 
@@ -56,25 +57,25 @@ GLUE_TSV_LAYOUTS: dict[str, TsvLayout] = {
 def read_tsv(path: Path, header: tuple[str, ...] | None = None) -> Iterator[Row]:
     """Yield ``("file:line", {column: value})`` for every data row of a GLUE TSV file.
 
-    A row whose field count differs from the header's is an error naming the line:
-    with QUOTE_NONE that can only mean a damaged file.
+    A row whose field count differs from the header's, or a byte that is not
+    UTF-8, is an error naming the line: with QUOTE_NONE that can only mean a
+    damaged (or re-encoded) file.
     """
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        columns = header
-        for fields in reader:
-            if not fields:
-                continue  # blank line, e.g. a doubled trailing newline
-            location = f"{path}:{reader.line_num}"
-            if columns is None:
-                columns = tuple(fields)
-                continue
-            if len(fields) != len(columns):
-                raise RaydimError(
-                    f"{location}: malformed row with {len(fields)} tab-separated fields, expected {len(columns)} "
-                    f"({', '.join(columns)}); fix or remove that line"
-                )
-            yield location, dict(zip(columns, fields))
+    reader = csv.reader(utf8_lines(path), delimiter="\t", quoting=csv.QUOTE_NONE)
+    columns = header
+    for fields in reader:
+        if not fields:
+            continue  # blank line, e.g. a doubled trailing newline
+        location = f"{path}:{reader.line_num}"
+        if columns is None:
+            columns = tuple(fields)
+            continue
+        if len(fields) != len(columns):
+            raise RaydimError(
+                f"{location}: malformed row with {len(fields)} tab-separated fields, expected {len(columns)} "
+                f"({', '.join(columns)}); fix or remove that line"
+            )
+        yield location, dict(zip(columns, fields))
 
 
 class GlueTsvSource:

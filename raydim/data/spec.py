@@ -37,6 +37,8 @@ class DataSpec:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise RaydimError(f"{name} must be positive, got {value}")
+        if self.seed < 0:  # numpy's generators take no negative seed
+            raise RaydimError(f"the data seed must be >= 0, got {self.seed}")
 
     @property
     def is_custom(self) -> bool:

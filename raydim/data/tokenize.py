@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -24,11 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
+import pyarrow
 import torch
 from torch.utils.data import DataLoader, Sampler
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
+from raydim.atomic import fsync, fsync_tree
 from raydim.data.loading import TaskData
+
+logger = logging.getLogger(__name__)
 
 CACHE_DIR_ENV = "RAYDIM_CACHE_DIR"
 _FORMAT_VERSION = 1  # bump when the tokenised columns change
@@ -71,15 +76,25 @@ def tokenize_task_data(data: TaskData, tokenizer: PreTrainedTokenizerBase,
         return _MEMORY[key]
     path = cache_dir() / key
     with _quiet_datasets():
-        if path.is_dir():
-            tokenized = {split: datasets.load_from_disk(str(path / split)) for split in data.splits}
-        else:
+        tokenized = _load(path, data.splits) if path.is_dir() else None
+        if tokenized is None:
             tokenized = _tokenize(data, tokenizer, max_length)
             _save_atomically(tokenized, path)
     _MEMORY[key] = tokenized
     while len(_MEMORY) > _MEMORY_MAX:
         _MEMORY.popitem(last=False)
     return tokenized
+
+
+def _load(path: Path, splits) -> dict[str, datasets.Dataset] | None:
+    """A disk cache entry; None, the entry removed, where it cannot be read (a file truncated or deleted
+    by hand, a disk that filled): tokenising again costs seconds, a damaged cache would fail every trial."""
+    try:
+        return {split: datasets.load_from_disk(str(path / split)) for split in splits}
+    except (OSError, ValueError, pyarrow.ArrowException) as e:
+        logger.warning("tokenised cache entry %s cannot be read (%s); tokenising again", path, e)
+        shutil.rmtree(path, ignore_errors=True)
+        return None
 
 
 @contextlib.contextmanager
@@ -104,7 +119,9 @@ def _save_atomically(tokenized: dict[str, datasets.Dataset], path: Path) -> None
     try:
         for split, ds in tokenized.items():
             ds.save_to_disk(str(tmp / split))
+        fsync_tree(tmp)  # on disk before the rename: a power cut never leaves a half-written entry under its name
         os.replace(tmp, path)
+        fsync(path.parent)
     except OSError:
         pass  # another process won the race, or the disk is full: the in-memory copy still serves
     finally:

@@ -140,6 +140,33 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+# Model types whose position ids start after the padding index (RoBERTa's embeddings): of their
+# max_position_embeddings, the first pad_token_id + 1 are never used.
+_POSITIONS_AFTER_PADDING = ("roberta", "xlm-roberta", "camembert", "data2vec-text", "longformer", "roberta-prelayernorm",
+                            "xmod", "mpnet", "ibert")
+
+
+def max_positions(config: PretrainedConfig) -> int | None:
+    """The longest input, in tokens, the model's position embeddings cover; None where it has no absolute
+    positions (T5's relative attention, DeBERTa's without position-biased input) and so no fixed limit."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None or getattr(config, "position_biased_input", True) is False:
+        return None
+    if config.model_type in _POSITIONS_AFTER_PADDING:
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
+
+
+def check_max_length(ref: ModelRef, max_length: int) -> None:
+    """Refuse a ``max_length`` beyond the model's positions, before any work: an input that long fails only
+    when a batch first holds one (an index error deep in the embeddings), maybe hours in. Refused rather
+    than clamped, so that the length a result was measured at is the one asked for."""
+    limit = max_positions(load_config(ref.with_checkpoint(RANDOM_INIT)))  # the same architecture at every checkpoint
+    if limit is not None and max_length > limit:
+        raise RaydimError(f"max length {max_length} exceeds the {limit} positions of model {ref.name!r}; "
+                          f"lower --max-length (train.max_length in a search space) to {limit} or less")
+
+
 def count_parameters(ref: ModelRef, num_labels: int = 2) -> int:
     """D, the number of trainable parameters with a ``num_labels`` head, without allocating any weights."""
     # the architecture is the same at every checkpoint; random-init reads a shipped config when there is one

@@ -3,8 +3,12 @@
 Layout: ``<root>/trials/part-<UTC time>-<random>.parquet``, one file per write.
 A write never touches an existing file, so any number of writers (two searches
 sharing a storage) can append at once. Each part is written under a temp name
-(``.part-...tmp``) and renamed into place: a reader lists only ``part-*.parquet``,
+(``.part-...tmp``), flushed to disk (on a local disk) and renamed into place, the
+folder flushed after: a reader lists only ``part-*.parquet``,
 so a writer that dies mid-file leaves a stray temp file, never a half-read table.
+A part damaged some other way (truncated by a full disk, zeroed, overwritten) is
+skipped on read with a :class:`~raydim.errors.DamagedStoreWarning` that names
+it: the rest of the store stays readable, and new parts can still be written.
 Rows are deduplicated on read by (experiment, trial_id, attempt), the newest
 kept, so a trial written again after a restore is counted once.
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +29,8 @@ import pyarrow.dataset as pads
 import pyarrow.fs
 import pyarrow.parquet as pq
 
-from raydim.errors import RaydimError
+from raydim.atomic import fsync
+from raydim.errors import DamagedStoreWarning, RaydimError
 from raydim.store.schema import TRIAL_SCHEMA, TrialRow, rows_from_table, rows_to_table
 
 DEFAULT_STORAGE = str(Path("~/ray_results").expanduser())  # Ray Tune's default storage_path
@@ -37,7 +43,8 @@ ROW_ID = ["experiment", "trial_id", "attempt"]
 def storage_folder(storage: str | None, name: str) -> str:
     """The folder ``name`` of a storage location (``--storage``; Ray's ``~/ray_results`` by default): a run's,
     named by its ``--name``, or the store's."""
-    return f"{(storage or DEFAULT_STORAGE).rstrip('/')}/{name}"
+    base, query, options = (storage or DEFAULT_STORAGE).partition("?")  # s3://b/p?region=...: options stay last
+    return f"{base.rstrip('/')}/{name}{query}{options}"
 
 
 def store_uri(storage: str | None) -> str:
@@ -65,6 +72,11 @@ class ResultsStore:
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "root", root.rstrip("/"))
 
+    @property
+    def local(self) -> bool:
+        """On a local disk (where a write is flushed to disk before its rename; a bucket's put is atomic)."""
+        return isinstance(self.fs, pyarrow.fs.LocalFileSystem)
+
     @classmethod
     def at(cls, storage: str | None) -> ResultsStore:
         """The store of a search's storage location (see :func:`store_uri`)."""
@@ -83,7 +95,11 @@ class ResultsStore:
         try:
             with self.fs.open_output_stream(tmp) as sink:
                 pq.write_table(rows_to_table(rows), sink)
+            if self.local:
+                fsync(tmp)  # on disk before the rename, so that a power cut cannot leave a truncated part
             self.fs.move(tmp, final)  # a rename on local disks: the part appears whole or not at all
+            if self.local:
+                fsync(folder)
         except BaseException:
             if self.fs.get_file_info(tmp).type == pyarrow.fs.FileType.File:
                 self.fs.delete_file(tmp)
@@ -95,8 +111,12 @@ class ResultsStore:
     def parts(self) -> list[str]:
         """Paths of the finished part files, oldest first; temp files of writes in flight or crashed are skipped."""
         selector = pyarrow.fs.FileSelector(f"{self.root}/{TRIALS}", allow_not_found=True)
-        return sorted(i.path for i in self.fs.get_file_info(selector)
-                      if i.base_name.startswith(PART_PREFIX) and i.base_name.endswith(PART_SUFFIX))
+        try:
+            infos = self.fs.get_file_info(selector)
+        except OSError as e:  # a bucket out of reach, a path under a regular file
+            raise RaydimError(f"cannot read the results store at {self.uri} ({str(e).splitlines()[0]}); check the "
+                              "path, or the network and credentials of a bucket") from None
+        return sorted(i.path for i in infos if i.base_name.startswith(PART_PREFIX) and i.base_name.endswith(PART_SUFFIX))
 
     def exists(self) -> bool:
         return bool(self.parts())
@@ -106,13 +126,41 @@ class ResultsStore:
         parts = self.parts()
         if not parts:
             return TRIAL_SCHEMA.empty_table()
-        data = pads.dataset(parts, schema=TRIAL_SCHEMA, filesystem=self.fs, format="parquet").to_table()
+        try:
+            data = self._read(parts)  # all at once: the usual case, and the fast one
+        except (pyarrow.ArrowException, OSError):  # OSError: a file damaged mid-way ("Couldn't deserialize")
+            data = self._read_readable(parts)
         if experiment is not None:
             data = data.filter(pads.field("experiment") == experiment)
+        if not data.num_rows:  # every part damaged, or no row of this experiment
+            return data
         ids = data.select([*ROW_ID, "finished_at"]).to_pandas()
         ids["position"] = range(len(ids))
         keep = ids.sort_values(["finished_at", "position"]).drop_duplicates(ROW_ID, keep="last")["position"]
         return data.take(list(keep))
+
+    def _read(self, parts: list[str]) -> pyarrow.Table:
+        """The rows of ``parts`` in the current schema (a column added since a part was written reads as nulls)."""
+        table = pads.dataset(parts, schema=TRIAL_SCHEMA, filesystem=self.fs, format="parquet").to_table()
+        missing = [c for c in ROW_ID if table.column(c).null_count]
+        if missing:  # a Parquet file of other columns
+            raise pyarrow.ArrowInvalid(f"not a part of a results store: no {', '.join(missing)} column")
+        return table
+
+    def _read_readable(self, parts: list[str]) -> pyarrow.Table:
+        """The rows of every part that can be read; the others named in one :class:`DamagedStoreWarning`."""
+        tables, damaged = [TRIAL_SCHEMA.empty_table()], []
+        for part in parts:
+            try:
+                tables.append(self._read([part]))
+            except (pyarrow.ArrowException, OSError) as e:
+                reason = str(e).splitlines()[0].split(f"{part}': ")[-1].split(". ")[0]  # pyarrow's words, no path
+                damaged.append(f"{part.rsplit('/', 1)[-1]} ({reason})")
+        if damaged:  # none: the whole-store read failed on a passing fault of a bucket, which this one missed
+            warnings.warn(DamagedStoreWarning(
+                f"skipped {len(damaged)} damaged part file(s) in {self.root}/{TRIALS}, their rows not counted: "
+                f"{'; '.join(damaged)}; move them out of that folder to silence this"))
+        return pyarrow.concat_tables(tables)
 
     def table(self, experiment: str | None = None) -> pd.DataFrame:
         """:meth:`arrow` as a data frame, ``metrics`` as dicts (integer columns with gaps become floats)."""

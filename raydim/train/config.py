@@ -69,6 +69,10 @@ class TrainConfig:
                 errors.append(f"{name} must be positive, got {getattr(self, name)}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
             errors.append(f"lr must be a positive number, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            errors.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            errors.append(f"max_grad_norm must be > 0 (or null: no clipping), got {self.max_grad_norm}")
         if not 0 <= self.warmup_ratio < 1:
             errors.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.normalization not in NORMALIZATIONS:

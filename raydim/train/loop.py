@@ -25,7 +25,7 @@ from raydim.data.loading import TaskData, subsample
 from raydim.data.tokenize import make_dataloader, tokenize_task_data
 from raydim.errors import RaydimError
 from raydim.methods import TrainableMethod, get_method
-from raydim.models import load_model, load_tokenizer, parse_model_ref
+from raydim.models import check_max_length, load_model, load_tokenizer, parse_model_ref
 from raydim.train.config import TrainConfig
 from raydim.train.evaluate import evaluate
 
@@ -134,10 +134,12 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
     device = resolve_device(config.device)
     autocast_dtype = torch.bfloat16 if config.bf16 else None
 
+    ref = parse_model_ref(config.model)
+    check_max_length(ref, config.max_length)
+
     # data
     data = data or config.data.load()
     task = data.task
-    ref = parse_model_ref(config.model)
     tokenizer = load_tokenizer(ref)
     tokenized = tokenize_task_data(data, tokenizer, config.max_length)
     train_set = tokenized[task.train_split]

@@ -17,11 +17,14 @@ import yaml
 
 from raydim.data.spec import DataSpec
 from raydim.data.tasks import get_task
+from raydim.data.utf8 import read_utf8
 from raydim.errors import RaydimError
+from raydim.models.loading import check_max_length
 from raydim.models.registry import DEFAULT_MODEL, parse_model_ref
 from raydim.search import KeyTarget, SearchKey, SearchSettings
 from raydim.train.config import TrainConfig
 from raydim.tune.template import PER_TRIAL, TrialTemplate, model_spec
+from raydim.tune.value_types import type_errors
 
 SUBSPACE_METHODS = ("did", "said")
 DATA_FIELDS = tuple(f.name for f in fields(DataSpec) if f.name != "task")
@@ -30,6 +33,7 @@ SEARCH_FIELDS = tuple(f.name for f in fields(SearchSettings))
 RESOURCE_FIELDS = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures")
 LIST_FIELDS = ("tasks", "models", "checkpoints", "methods")
 SECTIONS = (*LIST_FIELDS, "data", "train", "search", "baselines", "resources", "name", "storage")
+INVALID = "invalid search spec: "
 
 # The quick CPU profile (search_spaces/quick_cpu.yaml, which a test keeps equal): what `raydim search`
 # runs without --space. Three epochs over MRPC's train set per trial (one is too few for a meaningful
@@ -73,68 +77,85 @@ class SearchSpec:
     storage: str | None = None
 
     def __post_init__(self) -> None:
-        for name in LIST_FIELDS:
-            value = getattr(self, name)
-            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
-        data = _absolute_paths(dict(self.data), ("data_dir", "train_file", "eval_file"))
-        if isinstance(data.get("text_columns"), str | list):
-            columns = data["text_columns"]
-            data["text_columns"] = tuple(c.strip() for c in columns.split(",")) if isinstance(columns, str) \
-                else tuple(columns)
-        object.__setattr__(self, "data", data)
-        object.__setattr__(self, "models", tuple(_absolute_model(m) for m in self.models))
-        if self.storage is not None and "://" not in self.storage:
+        for name in LIST_FIELDS:  # one name stands for a list of one
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, (getattr(self, name),))
+        bad = type_errors(None, {f.name: getattr(self, f.name) for f in fields(self)}, SearchSpec)
+        if "baselines" in bad and isinstance(self.baselines, dict):  # name the entry, not the whole mapping
+            bad["baselines"] = "; ".join(f"baselines[{k!r}] = {v!r} must be a number (the full fine-tune's metric)"
+                                         for k, v in self.baselines.items() if not _is_number(v))
+        for name in set(LIST_FIELDS) - set(bad):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if "data" not in bad:
+            data = _absolute_paths(dict(self.data), ("data_dir", "train_file", "eval_file"))
+            if isinstance(data.get("text_columns"), str | list):
+                columns = data["text_columns"]
+                data["text_columns"] = tuple(c.strip() for c in columns.split(",")) if isinstance(columns, str) \
+                    else tuple(columns)
+            object.__setattr__(self, "data", data)
+        if "models" not in bad:
+            object.__setattr__(self, "models", tuple(_absolute_model(m) for m in self.models))
+        if isinstance(self.storage, str) and "://" not in self.storage:
             object.__setattr__(self, "storage", str(Path(self.storage).expanduser().resolve()))
-        errors = self._errors()
+        errors = [*bad.values(), *self._errors(skip=set(bad))]
         if errors:
-            raise RaydimError("invalid search spec: " + "; ".join(errors))
+            raise RaydimError(INVALID + "; ".join(errors))
 
     # -- validation --------------------------------------------------------------------------------------------
 
-    def _errors(self) -> list[str]:
+    def _errors(self, skip: set[str]) -> list[str]:
+        """Every problem but the wrong types (``skip``: the fields that have one, left unchecked here)."""
         errors: list[str] = []
         for name in LIST_FIELDS:
-            if not getattr(self, name):
+            if name not in skip and not getattr(self, name):
                 errors.append(f"{name} is empty; give at least one")
-        unknown_data = _unknown("data", self.data, DATA_FIELDS)
-        unknown_train = _unknown("train", self.train, TRAIN_FIELDS)
-        unknown_search = _unknown("search", self.search, SEARCH_FIELDS)
-        errors += unknown_data + unknown_train + unknown_search
-        if self.data.get("train_file"):
-            if len(self.tasks) != 1:
-                errors.append(f"a custom task (data.train_file) is one task; got tasks {list(self.tasks)}")
-        else:
-            for task in self.tasks:
-                errors += _error_of(lambda t=task: get_task(t))
-        if not unknown_data:
-            errors += _error_of(lambda: self.data_spec(self.tasks[0] if self.tasks else "mrpc"))
-        if not unknown_train:
-            errors += _error_of(lambda: TrainConfig(method="said", d=1000, **self.train))
-        if not unknown_search:
-            errors += _error_of(self.settings)
-        bad_methods = [m for m in self.methods if m not in SUBSPACE_METHODS]
-        if bad_methods:
-            errors.append(f"methods {bad_methods}: a d90 is searched for {' or '.join(SUBSPACE_METHODS)} "
-                          "(the full fine-tune is every key's baseline)")
-        for model in self.models:
-            for checkpoint in self.checkpoints:
-                errors += _error_of(lambda m=model, c=checkpoint: parse_model_ref(model_spec(m, c)))
-        groups = {self._group(key) for key in self.keys()} | set(self.tasks)
-        for name, value in self.baselines.items():
-            if name not in groups:
-                errors.append(f"baselines[{name!r}] names no task or task:model@checkpoint of this search; "
-                              f"use one of {', '.join(sorted(groups))}")
-            elif not isinstance(value, int | float) or isinstance(value, bool):
-                errors.append(f"baselines[{name!r}] = {value!r} must be a number (the full fine-tune's metric)")
-        if not (isinstance(self.cpus_per_trial, int | float) and self.cpus_per_trial > 0):
-            errors.append(f"cpus_per_trial={self.cpus_per_trial!r} must be > 0 (fractions allowed)")
-        if not (isinstance(self.gpus_per_trial, int | float) and self.gpus_per_trial >= 0):
-            errors.append(f"gpus_per_trial={self.gpus_per_trial!r} must be >= 0 (0.5 packs two trials per GPU)")
-        if self.max_concurrent is not None and not (isinstance(self.max_concurrent, int) and self.max_concurrent >= 1):
-            errors.append(f"max_concurrent={self.max_concurrent!r} must be a positive integer, or left out")
-        if not (isinstance(self.max_failures, int) and self.max_failures >= 0):
-            errors.append(f"max_failures={self.max_failures!r} must be an integer >= 0")
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name or ""):
+        sections = {}  # each section's settings of a known name and the right type, for the checks of values
+        for name, known, cls in (("data", DATA_FIELDS, DataSpec), ("train", TRAIN_FIELDS, TrainConfig),
+                                 ("search", SEARCH_FIELDS, SearchSettings)):
+            if name in skip:
+                continue
+            values = getattr(self, name)
+            errors += _unknown(name, values, known)
+            wrong = type_errors(name, values, cls)
+            errors += wrong.values()
+            sections[name] = {k: v for k, v in values.items() if k in known and k not in wrong}
+        lists_ok = not skip & set(LIST_FIELDS)
+        if lists_ok and "data" in sections:
+            if sections["data"].get("train_file"):
+                if len(self.tasks) != 1:
+                    errors.append(f"a custom task (data.train_file) is one task; got tasks {list(self.tasks)}")
+            else:
+                for task in self.tasks:
+                    errors += _error_of(lambda t=task: get_task(t))
+            errors += _error_of(lambda: DataSpec(task=self.tasks[0] if self.tasks else "mrpc", **sections["data"]))
+        if "train" in sections:
+            errors += _error_of(lambda: TrainConfig(method="said", d=1000, **sections["train"]))
+        if "search" in sections:
+            errors += _error_of(lambda: SearchSettings(**{**sections["search"],
+                                                          "parallelism": sections["search"].get("parallelism", 1)}))
+        if lists_ok:
+            bad_methods = [m for m in self.methods if m not in SUBSPACE_METHODS]
+            if bad_methods:
+                errors.append(f"methods {bad_methods}: a d90 is searched for {' or '.join(SUBSPACE_METHODS)} "
+                              "(the full fine-tune is every key's baseline)")
+            for model in self.models:
+                for checkpoint in self.checkpoints:
+                    errors += _error_of(lambda m=model, c=checkpoint: parse_model_ref(model_spec(m, c)))
+            if "baselines" not in skip:
+                groups = {self._group(key) for key in self.keys()} | set(self.tasks)
+                for name in self.baselines:
+                    if name not in groups:
+                        errors.append(f"baselines[{name!r}] names no task or task:model@checkpoint of this search; "
+                                      f"use one of {', '.join(sorted(groups))}")
+        resources = {
+            "cpus_per_trial": (lambda v: v > 0, "must be > 0 (fractions allowed)"),
+            "gpus_per_trial": (lambda v: v >= 0, "must be >= 0 (0.5 packs two trials per GPU)"),
+            "max_concurrent": (lambda v: v is None or v >= 1, "must be a positive integer, or left out"),
+            "max_failures": (lambda v: v >= 0, "must be an integer >= 0"),
+        }
+        errors += [f"{name}={getattr(self, name)!r} {fix}" for name, (ok, fix) in resources.items()
+                   if name not in skip and not ok(getattr(self, name))]
+        if "name" not in skip and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
             errors.append(f"name={self.name!r}: use letters, digits, '.', '_' and '-' (it names a folder)")
         return errors
 
@@ -152,7 +173,12 @@ class SearchSpec:
 
     def targets(self) -> list[KeyTarget]:
         """One target per key, with what each task's data says (loaded here, once): the trivial predictor's
-        metric, and the metric and dev-set size that set the prior of seed noise."""
+        metric, and the metric and dev-set size that set the prior of seed noise.
+
+        Every model's config is read here too, so a ``max_length`` beyond a model's positions is refused now,
+        not when a trial first meets a row that long."""
+        for model in self.models:
+            check_max_length(parse_model_ref(model), self.train.get("max_length", TrainConfig.max_length))
         facts = {}
         for task in self.tasks:
             data = self.data_spec(task).load()
@@ -162,7 +188,7 @@ class SearchSpec:
 
     def settings(self, slots: int = 1) -> SearchSettings:
         """The search settings; without an explicit ``parallelism``, ``slots`` shared among the keys."""
-        parallelism = self.search.get("parallelism") or max(1, slots // len(self.keys()))
+        parallelism = self.search.get("parallelism") or max(1, slots // max(1, len(self.keys())))
         return SearchSettings(**{**self.search, "parallelism": parallelism})
 
     def _group(self, key: SearchKey) -> str:
@@ -187,32 +213,38 @@ class SearchSpec:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "search spec") -> SearchSpec:
-        """From a YAML-shaped dict (resources under ``resources:``); unknown keys are errors that name the known ones."""
+        """From a YAML-shaped dict (resources under ``resources:``); every problem at every level is reported
+        together: unknown keys (naming the known ones), values of the wrong type, values out of range."""
         if not isinstance(values, dict):
             raise RaydimError(f"{source}: expected a mapping of settings at the top, got {type(values).__name__}")
         errors = _unknown("top level", values, SECTIONS)
         resources = values.get("resources") or {}
         if not isinstance(resources, dict):
-            errors.append(f"resources must be a mapping of {', '.join(RESOURCE_FIELDS)}")
+            errors.append(f"resources must be a mapping of {', '.join(RESOURCE_FIELDS)}, got {resources!r}")
             resources = {}
         errors += _unknown("resources", resources, RESOURCE_FIELDS)
-        for section in ("data", "train", "search", "baselines"):
-            if not isinstance(values.get(section) or {}, dict):
-                errors.append(f"{section} must be a mapping of settings, got {values[section]!r}")
+        # A file stands on its own: a section it leaves out is the dataclass defaults, not the quick profile's.
+        flat: dict[str, Any] = {"train": {}, "search": {}}
+        for section, value in values.items():
+            if section not in SECTIONS or section == "resources" or value is None:
+                continue
+            if section in ("data", "train", "search", "baselines") and not isinstance(value, dict):
+                errors.append(f"{section} must be a mapping of settings, got {value!r}")
+            else:
+                flat[section] = value
+        try:
+            spec = cls(**flat, **{k: v for k, v in resources.items() if k in RESOURCE_FIELDS})
+        except RaydimError as e:
+            errors.append(str(e).removeprefix(INVALID))
         if errors:
             raise RaydimError(f"{source}: " + "; ".join(errors))
-        # A file stands on its own: a section it leaves out is the dataclass defaults, not the quick profile's.
-        flat = {"train": {}, "search": {}, **{k: v for k, v in values.items() if k != "resources" and v is not None}}
-        try:
-            return cls(**flat, **resources)
-        except RaydimError as e:
-            raise RaydimError(f"{source}: {e}") from None
+        return spec
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SearchSpec:
         path = Path(path)
         try:
-            values = yaml.safe_load(path.read_text())
+            values = yaml.safe_load(read_utf8(path))
         except OSError as e:
             raise RaydimError(f"cannot read search space {path}: {e.strerror}; check the --space path") from None
         except yaml.YAMLError as e:
@@ -247,9 +279,13 @@ def _error_of(check) -> list[str]:
     return []
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _absolute_paths(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     for name in names:
-        if values.get(name):
+        if values.get(name) and isinstance(values[name], str):  # another type is reported by the type checks
             values[name] = str(Path(values[name]).expanduser().resolve())
     return values
 

@@ -26,6 +26,7 @@ from raydim.search import KeyProgress, KeyResult, KeyTarget
 from raydim.store import ResultsStore, storage_folder
 from raydim.store.reuse import reuse
 from raydim.store.schema import search_json
+from raydim.tune.cluster import join
 from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
@@ -131,7 +132,7 @@ def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = F
     # Tune warns on every forced snapshot; with tiny per-epoch checkpoints and num_to_keep=1 that is every epoch.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if not ray.is_initialized():
-        ray.init(address=address)
+        join(address)
     if resume:
         tuner = tune.Tuner.restore(path, trainable=_with_resources(trainable, spec), resume_errored=True)
     else:

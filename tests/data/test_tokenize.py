@@ -56,6 +56,20 @@ def test_cache_serves_repeated_calls_from_memory_and_disk(tmp_path: Path, tokeni
     assert again["train"].to_list() == first["train"].to_list()
 
 
+def test_a_damaged_cache_entry_is_tokenised_again(tmp_path: Path, tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(tokenize_module.CACHE_DIR_ENV, str(tmp_path / "cache"))  # this test's entry alone
+    data = load_task_data("sst2", data_dir=write_glue(tmp_path))
+    first = tokenize_task_data(data, tokenizer)
+    tokenize_module._MEMORY.clear()
+    [entry] = [e for e in tokenize_module.cache_dir().iterdir() if e.is_dir() and not e.name.startswith(".")]
+    for arrow in entry.rglob("*.arrow"):
+        arrow.write_bytes(arrow.read_bytes()[:40])  # truncated, as by a disk that filled
+    again = tokenize_task_data(data, tokenizer)
+    assert again["train"].to_list() == first["train"].to_list()
+    tokenize_module._MEMORY.clear()
+    assert tokenize_task_data(data, tokenizer)["train"].to_list() == first["train"].to_list()  # the entry rewritten
+
+
 def test_shuffle_order_follows_the_seed(glue_dir: Path, tokenizer) -> None:
     data = load_task_data("mrpc", data_dir=glue_dir, max_train_samples=40)
     train = tokenize_task_data(data, tokenizer)["train"]

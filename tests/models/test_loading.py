@@ -1,4 +1,4 @@
-"""Loading models offline: the packaged MiniLM, random-init variants, local folders."""
+"""Loading models offline: the packaged MiniLM, random-init variants, local folders; their position limits."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from transformers import BertConfig, BertForSequenceClassification
 from raydim.data.tokenize import make_dataloader
 from raydim.errors import RaydimError
 from raydim.models import count_parameters, load_config, load_model, load_tokenizer, parse_model_ref
+from tests.cli import assert_one_line_error
 from tests.decoders import FAMILIES, SENTENCES, bpe_tokenizer, write_decoder
 from tests.models.test_checkpoints import fake_cached_repo
 
@@ -199,3 +200,36 @@ def test_a_checkpoint_without_tokenizer_files_is_a_clear_error(tmp_path: Path,
     fake_cached_repo(tmp_path, "org/empty", ["step1000"])
     with pytest.raises(RaydimError, match=r"cannot load the tokenizer of model 'org/empty@step1000'"):
         load_tokenizer(parse_model_ref("org/empty@step1000"))
+
+
+def test_position_limits_follow_the_architecture() -> None:
+    from transformers import DebertaV2Config, T5Config
+
+    from raydim.models import load_config
+    from raydim.models.loading import max_positions
+
+    assert max_positions(load_config(parse_model_ref("minilm-l6"))) == 512
+    assert max_positions(load_config(parse_model_ref("roberta-large@random-init"))) == 512  # 514, less pad + 1
+    assert max_positions(T5Config()) is None  # relative attention: no fixed limit
+    assert max_positions(DebertaV2Config(position_biased_input=False)) is None
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--method", "full", "--max-length", "2048"],
+    ["search", "--max-length", "2048"],
+    ["search", "--model", "roberta-large", "--max-length", "513"],
+])
+def test_a_max_length_beyond_the_models_positions_is_refused_up_front(argv, glue_dir, tmp_path, capsys, no_ray,
+                                                                       monkeypatch) -> None:
+    import raydim.data.tokenize
+
+    def tokenize(*args, **kwargs):
+        raise AssertionError("rows were tokenised: the length was not checked first")
+
+    monkeypatch.setattr(raydim.data.tokenize, "_tokenize", tokenize)
+    model = "roberta-large" if "roberta-large" in argv else "minilm-l6"
+    limit_hit = argv[argv.index("--max-length") + 1]
+    storage = ["--storage", str(tmp_path)] if argv[0] == "search" else []
+    assert_one_line_error(capsys, [*argv, *storage, "--data-dir", str(glue_dir)],
+                          f"max length {limit_hit} exceeds the 512 positions of model '{model}'; lower --max-length "
+                          "(train.max_length in a search space) to 512 or less")

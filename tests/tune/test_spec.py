@@ -9,6 +9,7 @@ from raydim.errors import RaydimError
 from raydim.search import SearchKey
 from raydim.tune import SearchSpec, TrialTemplate
 from raydim.tune.spec import QUICK_SEARCH
+from tests.cli import assert_one_line_error
 from tests.conftest import REPO
 
 SPACES = sorted((REPO / "search_spaces").glob("*.yaml"))
@@ -119,3 +120,40 @@ def test_template_builds_each_trials_train_config():
 def test_template_refuses_per_trial_settings():
     with pytest.raises(RaydimError, match=r"\['d', 'lr'\] are chosen per trial"):
         TrialTemplate({}, {"lr": 0.1, "d": 3})
+
+
+def write_space(tmp_path, text: str) -> str:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_values_of_the_wrong_type_name_their_key_and_type(tmp_path, capsys, no_ray):
+    space = write_space(tmp_path, "tasks: [mrpc]\nsearch: {max_trials: three, baseline_lrs: [0.1, x]}\n"
+                                  "train: {batch_size: '16', bf16: 'yes'}\ndata: {max_train_samples: '100'}\n"
+                                  "resources: {cpus_per_trial: '2', max_concurrent: 2.5}\nbaselines: {mrpc: high}\n")
+    err = assert_one_line_error(capsys, ["search", "--space", space, "--storage", str(tmp_path)], f"{space}: ")
+    for part in ("search.max_trials must be an integer, got 'three'", "search.baseline_lrs must be a list of numbers",
+                 "train.batch_size must be an integer, got '16'", "train.bf16 must be true or false, got 'yes'",
+                 "data.max_train_samples must be an integer or null, got '100'",
+                 "cpus_per_trial must be a number, got '2'", "max_concurrent must be an integer or null, got 2.5",
+                 "baselines['mrpc'] = 'high' must be a number"):
+        assert part in err
+    assert "not supported between" not in err and "TypeError" not in err
+
+
+def test_unknown_keys_are_reported_at_every_level_at_once(tmp_path, capsys, no_ray):
+    space = write_space(tmp_path, "tasks: [mrpc]\nbogus: 1\ndata: {bogus_data: 1}\ntrain: {bogus_train: 1}\n"
+                                  "search: {bogus_search: 1}\nresources: {bogus_resources: 1}\n")
+    err = assert_one_line_error(capsys, ["search", "--space", space, "--storage", str(tmp_path)], "unknown")
+    for section, key in (("top level", "bogus"), ("data", "bogus_data"), ("train", "bogus_train"),
+                         ("search", "bogus_search"), ("resources", "bogus_resources")):
+        assert f"unknown {section} setting(s) ['{key}']" in err
+
+
+@pytest.mark.parametrize("section", ["tasks", "models", "checkpoints", "methods"])
+def test_an_empty_list_is_an_error(section, tmp_path, capsys, no_ray):
+    space = write_space(tmp_path, f"{section}: []\n")
+    assert_one_line_error(capsys, ["search", "--space", space, "--storage", str(tmp_path)],
+                          f"{space}: {section} is empty; give at least one")
+
