@@ -1,4 +1,4 @@
-"""Monotone fit of score against d: pool-adjacent-violators, and where it crosses a threshold.
+"""Monotone fit of score against d: pool-adjacent-violators.
 
 The true score of a subspace fine-tune rises with d; measured scores do not,
 because seeds are noisy. The isotonic (non-decreasing) least-squares fit pools
@@ -9,7 +9,6 @@ conclude that d fails while a smaller d passes.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 
@@ -36,26 +35,3 @@ def isotonic_increasing(values: Sequence[float], weights: Sequence[float] | None
     for mean, _, count in blocks:
         fit.extend([mean] * int(count))
     return fit
-
-
-def block_weights(fit: Sequence[float], weights: Sequence[float]) -> list[float]:
-    """For each point, the total weight of the pooled block it belongs to: its fitted value's precision."""
-    totals: list[float] = []
-    start = 0
-    for end in range(1, len(fit) + 1):
-        if end == len(fit) or fit[end] != fit[start]:
-            totals.extend([sum(weights[start:end])] * (end - start))
-            start = end
-    return totals
-
-
-def log_crossing(d_lo: float, f_lo: float, d_hi: float, f_hi: float, threshold: float) -> float:
-    """Where the fit crosses ``threshold`` between a failing ``d_lo`` and a passing ``d_hi``, linear in log d.
-
-    Interpolating inside the final bracket gives a point estimate sharper than
-    either end, which matters because the bracket's ends are noisy measurements.
-    """
-    if not (d_lo < d_hi and f_lo < threshold <= f_hi):
-        raise ValueError(f"no crossing of {threshold} between ({d_lo}, {f_lo}) and ({d_hi}, {f_hi})")
-    t = (threshold - f_lo) / (f_hi - f_lo)
-    return math.exp(math.log(d_lo) + t * (math.log(d_hi) - math.log(d_lo)))

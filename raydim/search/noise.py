@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from raydim.search.trials import COMPLETED, TrialRecord
 
 PRIOR_DF = 3.0  # the prior sd counts as this many degrees of freedom
+MIN_FACTOR = 0.25  # κ's floor: replicates that agree to the last digit (a deterministic run) do not make σ zero
 CORRELATIONS = ("pearson", "spearman", "spearmanr", "matthews_correlation", "mcc")
 
 
@@ -51,7 +52,7 @@ def noise_factor(groups: Iterable[tuple[float, list[TrialRecord]]]) -> tuple[flo
         mean = sum(values) / len(values)
         ss += sum((v - mean) ** 2 for v in values) / prior**2
         df += len(values) - 1
-    return math.sqrt((PRIOR_DF + ss) / (PRIOR_DF + df)), PRIOR_DF + df
+    return max(math.sqrt((PRIOR_DF + ss) / (PRIOR_DF + df)), MIN_FACTOR), PRIOR_DF + df
 
 
 def replicate_groups(records: Iterable[TrialRecord]) -> dict[tuple, list[TrialRecord]]:

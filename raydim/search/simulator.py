@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -143,11 +144,13 @@ class SimulatedRun(NamedTuple):
     epochs: int  # trial-epochs run: the compute, which stopping decided trials early saves
 
 
-def run_search(policy: SearchPolicy, curve: SimulatedCurve, slots: int, max_rounds: int = 10_000) -> SimulatedRun:
+def run_search(policy: SearchPolicy, curve: SimulatedCurve | Callable[[TrialRequest], float], slots: int,
+               max_rounds: int = 10_000) -> SimulatedRun:
     """Drive ``policy`` to the end in synchronous rounds of ``slots`` trials of ``curve``.
 
     Each round proposes up to ``slots`` trials, runs them all, then records them:
     the slowest possible schedule, so rounds bound the wall-clock of a real run.
+    ``curve`` may also be any function of a request to its metric: a one-epoch trial.
     """
     epochs = 0
     for rounds in range(max_rounds):
@@ -157,7 +160,7 @@ def run_search(policy: SearchPolicy, curve: SimulatedCurve, slots: int, max_roun
         if not requests:
             raise RuntimeError("the policy proposed nothing with no trial running and is not finished")
         for request in requests:
-            score, censored, ran = curve.run(request)
+            score, censored, ran = curve.run(request) if isinstance(curve, SimulatedCurve) else (curve(request), False, 1)
             epochs += ran
             policy.record_result(request.trial_id, score, censored=censored)
     raise RuntimeError(f"the search did not finish within {max_rounds} rounds")

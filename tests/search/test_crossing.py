@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import pytest
 
 import raydim.search.crossing as crossing_module
 from raydim.search.crossing import Design, Observation, Reference, curve, fit_crossing

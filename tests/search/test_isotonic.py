@@ -1,8 +1,7 @@
-import math
 
 import pytest
 
-from raydim.search.isotonic import block_weights, isotonic_increasing, log_crossing
+from raydim.search.isotonic import isotonic_increasing
 
 
 def test_monotone_input_is_its_own_fit():
@@ -31,17 +30,3 @@ def test_bad_weights_are_rejected():
         isotonic_increasing([0.1, 0.2], [1, 0])
     with pytest.raises(ValueError, match="2 values"):
         isotonic_increasing([0.1, 0.2], [1])
-
-
-def test_block_weights_sum_each_pooled_block():
-    fit = isotonic_increasing([0.1, 0.5, 0.3, 0.6], [1, 2, 2, 1])
-    assert block_weights(fit, [1, 2, 2, 1]) == [1, 4, 4, 1]
-
-
-def test_log_crossing_interpolates_in_log_d():
-    # halfway between 0.7 and 0.9 in score is halfway between 100 and 400 in log d: 200
-    assert log_crossing(100, 0.7, 400, 0.9, 0.8) == pytest.approx(200)
-    assert log_crossing(100, 0.7, 400, 0.9, 0.9) == pytest.approx(400)
-    with pytest.raises(ValueError, match="no crossing"):
-        log_crossing(100, 0.7, 400, 0.9, 0.95)
-    assert math.isfinite(log_crossing(10, 0.0, 11, 1.0, 0.5))

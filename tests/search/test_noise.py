@@ -5,7 +5,7 @@ import math
 import pytest
 
 from raydim.search.keys import SearchKey
-from raydim.search.noise import PRIOR_DF, noise_factor, sampling_sd
+from raydim.search.noise import MIN_FACTOR, PRIOR_DF, noise_factor, sampling_sd
 from raydim.search.trials import COMPLETED, TrialRecord, TrialRequest
 
 KEY = SearchKey("mrpc", "m", method="said")
@@ -41,3 +41,8 @@ def test_replicates_scale_the_prior_by_what_they_show():
 
 def test_trials_stopped_early_are_not_replicates():
     assert noise_factor([(0.01, records(0.70, 0.90, censored=True))]) == (1.0, PRIOR_DF)
+
+
+def test_identical_replicates_do_not_claim_zero_noise():
+    kappa, _ = noise_factor([(0.01, records(*[0.7] * 100))])
+    assert kappa == MIN_FACTOR

@@ -116,11 +116,12 @@ def test_cli_prints_a_finished_search_with_its_d90_table(tmp_path, search, capsy
     ResultsStore.at(str(tmp_path)).write(rows)
     assert main(["status", "--storage", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"sim: {len(rows)} trials ended, the last at 2026-01-01 00:34:30 UTC; finished"
+    last = max(r.finished_at for r in rows)
+    assert lines[0] == f"sim: {len(rows)} trials ended, the last at {last:%Y-%m-%d %H:%M:%S} UTC; finished"
     assert lines[1].startswith(f"  {SAID.id}: finished, d in (") and "/ ? running" in lines[1]
     assert lines[3].split() == ["key", "status", "d90", "interval", "baseline", "chance", "threshold", "trials",
                                 "flags"]
-    assert lines[4].split()[:3] == [SAID.id, "found", f"{policy.result(SAID.id).d90:.0f}"]
+    assert lines[4].split()[:3] == [SAID.id, "found", f"{policy.result(SAID.id).d90:,.0f}"]
 
 
 def test_cli_prints_a_running_search_without_a_d90_table(tmp_path, search, capsys):
@@ -128,7 +129,8 @@ def test_cli_prints_a_running_search_without_a_d90_table(tmp_path, search, capsy
     ResultsStore.at(str(tmp_path)).write(rows[:5])
     assert main(["status", "--storage", str(tmp_path), "--name", "sim"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith("; running") and len(lines) == 3 and "d90" not in "".join(lines)
+    assert lines[0].endswith("; running") and len(lines) == 3  # no d90 table yet
+    assert all("(90%)" in line for line in lines[1:])  # each key's current interval, while it runs
 
 
 def test_watch_prints_again_until_the_search_finishes(tmp_path, search, capsys, monkeypatch):

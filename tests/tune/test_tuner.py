@@ -18,11 +18,13 @@ from raydim.errors import RaydimError
 from raydim.search import KeyTarget, SearchKey, SearchSettings, SimulatedCurve
 from raydim.tune import CURVES, D90Searcher, SearchSpec, load_searcher, run_search, simulated_trial, trial_slots
 
+# Noiseless and indifferent to the learning rate (the machinery is under test here, not lr handling: a
+# diverged trial's rerun at a third of its rate scores the same)
 CURVES_BY_KEY = {
     SearchKey("mrpc", "m", method="said"): SimulatedCurve(d90=300, full=0.88, chance=0.68, width=0.8,
-                                                          noise_sd=0.0, lr_opt=0.05),
+                                                          noise_sd=0.0, lr_opt=0.05, lr_curvature=0.0),
     SearchKey("rte", "m", method="said"): SimulatedCurve(d90=3000, full=0.75, chance=0.53, width=0.8,
-                                                         noise_sd=0.0, lr_opt=0.01),
+                                                         noise_sd=0.0, lr_opt=0.01, lr_curvature=0.0),
 }
 SETTINGS = SearchSettings(parallelism=2, baseline_lrs=(3e-5,), d_min=10, d_max=100_000)
 CURVE_SPACE = {CURVES: {k.id: dataclasses.asdict(c) for k, c in CURVES_BY_KEY.items()}}
@@ -37,7 +39,7 @@ def assert_found_true_d90(results):
     for result in results:
         truth = CURVES_BY_KEY[SearchKey.from_id(result.key)].d90
         assert result.status == "found"
-        assert result.d90_low < truth <= result.d90_high
+        assert result.d90_low <= truth <= result.d90_high
         assert abs(math.log(result.d90 / truth)) < math.log(1.1)
 
 
