@@ -14,3 +14,6 @@ class RaydimError(ValueError):
 
 class DamagedStoreWarning(UserWarning):
     """Part of the results store could not be read and was left out; the message names the files."""
+
+
+DIVERGED = "the training loss became"  # how a diverged run's error starts: the results store tells divergences by it

@@ -10,3 +10,14 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def format_interval(low: int | None, high: int | None, level: float | None) -> str:
+    """``[1,200, 4,800] (90%)``; an open end is ``–``; ``-`` when there is no interval at all."""
+    if level is None or (low is None and high is None):
+        return "-"
+
+    def end(value: int | None) -> str:
+        return "–" if value is None else f"{value:,}"
+
+    return f"[{end(low)}, {end(high)}] ({level:.0%})"

@@ -138,12 +138,28 @@ def _fit(observations: tuple[Observation, ...], reference: Reference, level: flo
     spread = reference.full_sd * np.sqrt(np.where(ok, budget, 0.0))
     lowest = crossing_x(m, s, u, reference.threshold(reference.full - spread), c)[ok]
     highest = crossing_x(m, s, u, reference.threshold(reference.full + spread), c)[ok]
-    low = min(float(lowest.min()), edge_high)  # even the lowest crossing beyond 8·d_max: the range's end bounds it
-    high = max(float(highest.max()), edge_low)
+    edges = _edge_crossings(m, s, u, budget, reference)  # where along m each (s, u) leaves the cutoff
+    low = min(float(lowest.min()), float(edges.min(initial=np.inf)), edge_high)  # beyond 8·d_max: bounded there
+    high = max(float(highest.max()), float(edges.max(initial=-np.inf)), edge_low)
     d90 = crossing_x(m_hat, s_hat, u_hat, reference.threshold(), c)
     return Crossing(d90=math.exp(d90) if math.isfinite(d90) else None,
                     low=math.exp(low) if low > edge_low else None, high=math.exp(high) if high < edge_high else None,
                     level=level, mle=(m_hat, s_hat, u_hat))
+
+
+def _edge_crossings(m: np.ndarray, s: np.ndarray, u: np.ndarray, budget: np.ndarray,
+                    reference: Reference) -> np.ndarray:
+    """Crossings of the curves exactly on the cutoff, found between neighbouring m's of the grid.
+
+    The grid's m step (≈0.1 in ln d) would otherwise round the interval's ends
+    inwards by up to that much wherever the trials pin the curve tightly.
+    """
+    inside = budget >= 0
+    change = inside[1:] != inside[:-1]  # (m − 1, s, u): the cutoff lies between m[i] and m[i + 1]
+    t = budget[:-1] / np.where(change, budget[:-1] - budget[1:], 1.0)
+    m_edge = m[:-1] + t * (m[1:] - m[:-1])
+    x = crossing_x(m_edge, s, u, reference.threshold(), reference.chance)[change]
+    return x[np.isfinite(x)]
 
 
 def _quantile(level: float, df: float) -> float:

@@ -15,6 +15,7 @@ from dataclasses import asdict
 import pandas as pd
 
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, TrialRequest
+from raydim.errors import DIVERGED
 from raydim.store.schema import COMPLETED, D90Row, TrialRow
 
 
@@ -26,7 +27,8 @@ def policy_of(rows: list[TrialRow]) -> SearchPolicy:
     for row in sorted(rows, key=lambda r: (r.started_at, r.finished_at)):
         request = TrialRequest(row.trial_id, SearchKey(row.task, row.model, row.checkpoint, row.method), row.d,
                                row.lr, row.seed, row.attempt, row.retry_of)
-        policy.record_finished(request, row.primary if row.status == COMPLETED else None)
+        policy.record_finished(request, row.primary if row.status == COMPLETED else None, censored=bool(row.censored),
+                               diverged=row.status != COMPLETED and (row.error or "").startswith(DIVERGED))
     return policy
 
 
@@ -43,7 +45,8 @@ def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
             mine = [r for r in runs if SearchKey(r.task, r.model, r.checkpoint, r.method) in (key, key.baseline_key)]
             table.append(D90Row(**vars(result), experiment=experiment, D=_first(r.D for r in mine),
                                 checkpoint_step=_first(r.checkpoint_step for r in mine),
-                                train_size=_first(r.train_size for r in mine)))
+                                train_size=_first(r.train_size for r in mine),
+                                cpu_hours=_hours(mine, "cpus"), gpu_hours=_hours(mine, "gpus")))
     return table
 
 
@@ -51,6 +54,13 @@ def d90_table(rows: list[TrialRow]) -> pd.DataFrame:
     """:func:`d90_rows` as a data frame (``flags`` joined by commas), one column per :class:`D90Row` field."""
     records = [{**asdict(r), "flags": ",".join(r.flags)} for r in d90_rows(rows)]
     return pd.DataFrame.from_records(records, columns=list(D90Row.__dataclass_fields__))
+
+
+def _hours(rows: list[TrialRow], resource: str) -> float | None:
+    """Σ seconds × the resource over ``rows`` that ran here (not reused copies), in hours; None if none says."""
+    spent = [r.seconds * getattr(r, resource) for r in rows
+             if r.reused_from is None and r.seconds is not None and getattr(r, resource) is not None]
+    return sum(spent) / 3600 if spent else None
 
 
 def _first(values):

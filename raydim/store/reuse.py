@@ -44,7 +44,7 @@ def reuse(rows: list[TrialRow], policy: SearchPolicy, settings_hash: Callable[[T
     ``search`` JSON they take)."""
     copies = []
     for request, row in reusable(rows, policy, settings_hash):
-        policy.record_finished(request, row.primary)
+        policy.record_finished(request, row.primary, censored=bool(row.censored))
         copies.append(replace(row, experiment=experiment, trial_id=request.trial_id, attempt=0, retry_of=None,
                               search=search, reused_from=row.reused_from or row.experiment))
     return copies

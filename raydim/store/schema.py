@@ -61,6 +61,9 @@ class TrialRow:
     retry_of: str | None = None  # the failed trial this one reruns
     error: str | None = None  # the error's last line, when status is "error"
     reused_from: str | None = None  # set on a copy: the experiment that ran this trial, which this one reused
+    censored: bool | None = None  # stopped early once it had passed: ``primary`` is a lower bound of its score
+    cpus: float | None = None  # the trial's resources: compute spent is seconds × these
+    gpus: float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in (COMPLETED, ERROR):
@@ -86,10 +89,13 @@ class D90Row(KeyResult):
     D: int | None  # noqa: N815 - the model's parameter count
     checkpoint_step: int | None
     train_size: int | None  # n of the key's trials
+    cpu_hours: float | None  # compute the key's trials took (its baseline's included), where resources are known
+    gpu_hours: float | None
 
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
-    "str": pa.string(), "int": pa.int64(), "float": pa.float64(), "dt.datetime": pa.timestamp("us", tz="UTC"),
+    "str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+    "dt.datetime": pa.timestamp("us", tz="UTC"),
     "dict[str, float]": pa.map_(pa.string(), pa.float64()),
 }
 

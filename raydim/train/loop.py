@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from raydim.data.loading import TaskData, subsample
 from raydim.data.tokenize import make_dataloader, tokenize_task_data
-from raydim.errors import RaydimError
+from raydim.errors import DIVERGED, RaydimError
 from raydim.methods import TrainableMethod, get_method
 from raydim.models import check_max_length, load_model, load_tokenizer, parse_model_ref
 from raydim.train.config import TrainConfig
@@ -181,7 +181,7 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
             loss = train_step(method, optimizer, batch, config.max_grad_norm, autocast_dtype)
             if not math.isfinite(loss):
                 bar.close()
-                raise TrainingDiverged(f"the training loss became {loss} at step {step + 1} (epoch {epoch + 1}) "
+                raise TrainingDiverged(f"{DIVERGED} {loss} at step {step + 1} (epoch {epoch + 1}) "
                                        f"of {config.method} at lr={config.learning_rate:g}; lower the learning rate")
             scheduler.step()
             loss_sum += loss

@@ -10,19 +10,11 @@ from collections.abc import Sequence
 
 from raydim.search import KeyProgress, KeyResult
 from raydim.store.status import SearchStatus
-from raydim.table import format_table
+from raydim.table import format_interval, format_table
 
 
 def _num(value: float | None, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
-
-
-def format_interval(low: int | None, high: int | None, level: float | None) -> str:
-    """``[1,200, 4,800] (90%)``; an open end is ``–``; ``-`` when there is no interval at all."""
-    if level is None or (low is None and high is None):
-        return "-"
-    end = lambda v: "–" if v is None else f"{v:,}"  # noqa: E731
-    return f"[{end(low)}, {end(high)}] ({level:.0%})"
 
 
 def format_progress(rows: Sequence[KeyProgress]) -> str:

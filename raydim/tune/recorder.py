@@ -22,7 +22,7 @@ from raydim.store import COMPLETED, ERROR, ResultsStore, TrialRow, checkpoint_st
 from raydim.store.schema import search_json
 from raydim.tune.template import TEMPLATE, trial_settings_hash
 from raydim.tune.trainable import ERROR as REPORTED_ERROR
-from raydim.tune.trainable import SCORE
+from raydim.tune.trainable import CENSORED, SCORE
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,16 @@ class StoreCallback(Callback):
             metrics={k: float(v) for k, v in metrics.items()}, train_metric=metrics.get(train_key),
             train_loss=best.get("train_loss", result.get("train_loss")), best_epoch=best.get("epoch"),
             epochs=result.get("epoch"), steps=result.get("step"), train_size=result.get("train_size"),
-            seconds=result.get("time_total_s"), device=result.get("device"), retry_of=c.get("retry_of"), error=error)
+            seconds=result.get("time_total_s"), device=result.get("device"), retry_of=c.get("retry_of"), error=error,
+            censored=bool(result.get(CENSORED)) if error is None else None, **_resources(trial))
+
+
+def _resources(trial: Any) -> dict[str, float | None]:
+    """The CPUs and GPUs the trial held (Tune's placement group request), for the compute a d90 cost."""
+    factory = getattr(trial, "placement_group_factory", None)
+    held = getattr(factory, "required_resources", None) or {}
+    return {"cpus": float(held["CPU"]) if "CPU" in held else None, "gpus": float(held.get("GPU", 0.0))
+            if held else None}
 
 
 def _is_number(value: Any) -> bool:

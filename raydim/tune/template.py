@@ -20,8 +20,9 @@ from raydim.train.config import TrainConfig
 TEMPLATE = "template"  # the param_space entry that holds it
 # TrainConfig fields a search sets per trial; the template may set any other.
 PER_TRIAL = ("data", "model", "method", "d", "lr", "seed")
-# Trial config entries that say which run a trial is, not what its result is.
-NOT_SETTINGS = ("trial_id", "attempt", "retry_of")
+# Trial config entries that say which run a trial is, not what its result is (``stop_above`` says when it may
+# end early; a row that did says so itself, ``censored``).
+NOT_SETTINGS = ("trial_id", "attempt", "retry_of", "stop_above")
 
 
 def model_spec(model: str, checkpoint: str) -> str:

@@ -2,9 +2,11 @@
 
 import dataclasses
 
+import pytest
+
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve
 from raydim.store import D90Row, ResultsStore
-from raydim.store.d90 import d90_rows, d90_table
+from raydim.store.d90 import d90_rows, d90_table, policy_of
 from tests.store.rows import simulated_rows
 
 SAID, DID = SearchKey("mrpc", "m", method="said"), SearchKey("mrpc", "m", method="did")
@@ -31,8 +33,8 @@ def test_one_row_per_experiment_and_key(tmp_path):
         rows += simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment=experiment)
     table = d90_table(rows)
     assert list(table["experiment"]) == ["a", "b"] and list(table["key"]) == [SAID.id, SAID.id]
-    assert table["d90"].between(250, 360).all() and list(table.columns)[-4:] == ["experiment", "D",
-                                                                                  "checkpoint_step", "train_size"]
+    assert table["d90"].between(250, 360).all()
+    assert list(table.columns)[-6:] == ["experiment", "D", "checkpoint_step", "train_size", "cpu_hours", "gpu_hours"]
 
 
 def test_a_failed_trial_and_its_rerun_are_read_back_as_such(tmp_path):
@@ -45,3 +47,13 @@ def test_a_failed_trial_and_its_rerun_are_read_back_as_such(tmp_path):
     [row] = d90_rows(rows)
     assert row.status == "found" and row.trials_used == policy.result(SAID.id).trials_used
     assert row.baseline == policy.result(SAID.id).baseline
+
+
+def test_compute_is_summed_from_the_rows_that_ran_here_and_a_censored_score_stays_a_bound():
+    rows = simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment="sim")
+    rows = [dataclasses.replace(r, seconds=1800.0, cpus=2.0, gpus=0.0) for r in rows]
+    rows[-1] = dataclasses.replace(rows[-1], reused_from="earlier")  # a reused copy cost nothing here
+    [row] = d90_rows(rows)
+    assert row.cpu_hours == pytest.approx(len(rows) - 1) and row.gpu_hours == 0.0
+    censored = [dataclasses.replace(r, censored=True) if r.d else r for r in rows]
+    assert all(rec.censored for rec in policy_of(censored).history(SAID.id).subspace())

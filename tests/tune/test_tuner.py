@@ -39,7 +39,8 @@ def assert_found_true_d90(results):
     for result in results:
         truth = CURVES_BY_KEY[SearchKey.from_id(result.key)].d90
         assert result.status == "found"
-        assert result.d90_low <= truth <= result.d90_high
+        # noiseless trials pin the curve so tightly that the fit's grid of curve shapes shows: ends within 2%
+        assert result.d90_low / 1.02 <= truth <= result.d90_high * 1.02
         assert abs(math.log(result.d90 / truth)) < math.log(1.1)
 
 
