@@ -13,8 +13,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 def format_interval(low: int | None, high: int | None, level: float | None) -> str:
-    """``[1,200, 4,800] (90%)``; an open end is ``–``; ``-`` when there is no interval at all."""
-    if level is None or (low is None and high is None):
+    """``[1,200, 4,800] (90%)``; an open end is ``–`` (both: the trials bound neither); ``-`` without a fit."""
+    if level is None:
         return "-"
 
     def end(value: int | None) -> str:
