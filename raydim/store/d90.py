@@ -43,7 +43,8 @@ def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
             mine = [r for r in runs if SearchKey(r.task, r.model, r.checkpoint, r.method) in (key, key.baseline_key)]
             table.append(D90Row(**vars(result), experiment=experiment, D=_first(r.D for r in mine),
                                 checkpoint_step=_first(r.checkpoint_step for r in mine),
-                                train_size=_first(r.train_size for r in mine)))
+                                train_size=_first(r.train_size for r in mine),
+                                finished_at=max((r.finished_at for r in mine), default=None)))
     return table
 
 
@@ -51,6 +52,12 @@ def d90_table(rows: list[TrialRow]) -> pd.DataFrame:
     """:func:`d90_rows` as a data frame (``flags`` joined by commas), one column per :class:`D90Row` field."""
     records = [{**asdict(r), "flags": ",".join(r.flags)} for r in d90_rows(rows)]
     return pd.DataFrame.from_records(records, columns=list(D90Row.__dataclass_fields__))
+
+
+def latest_per_key(d90s: pd.DataFrame) -> pd.DataFrame:
+    """Each key's most recent d90 (by ``finished_at``) where several experiments measured it (a reused search):
+    what the analyses plot and fit. Experiment names say nothing about order: ``rerun`` sorts before ``run``."""
+    return d90s.sort_values("finished_at", kind="stable").drop_duplicates("key", keep="last")
 
 
 def _first(values):

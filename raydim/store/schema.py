@@ -87,6 +87,7 @@ class D90Row(KeyResult):
     D: int | None  # noqa: N815 - the model's parameter count
     checkpoint_step: int | None
     train_size: int | None  # n of the key's trials
+    finished_at: dt.datetime | None  # when the last of the key's trials in this experiment ended: "latest" is by this
 
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

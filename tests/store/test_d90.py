@@ -31,8 +31,9 @@ def test_one_row_per_experiment_and_key(tmp_path):
         rows += simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment=experiment)
     table = d90_table(rows)
     assert list(table["experiment"]) == ["a", "b"] and list(table["key"]) == [SAID.id, SAID.id]
-    assert table["d90"].between(250, 360).all() and list(table.columns)[-4:] == ["experiment", "D",
-                                                                                  "checkpoint_step", "train_size"]
+    assert table["d90"].between(250, 360).all() and list(table.columns)[-5:] == [
+        "experiment", "D", "checkpoint_step", "train_size", "finished_at"]
+    assert list(table["finished_at"]) == [max(r.finished_at for r in rows if r.experiment == e) for e in ("a", "b")]
 
 
 def test_a_failed_trial_and_its_rerun_are_read_back_as_such(tmp_path):
