@@ -173,7 +173,9 @@ def _parse_baseline(text: str) -> tuple[str, float]:
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
+    from raydim.search.results import INTERRUPTED
     from raydim.tune import format_d90_table, print_progress, run_search
+    from raydim.tune.tuner import resume_command
 
     resume = getattr(args, "resume", False)
     if resume:
@@ -187,11 +189,20 @@ def _cmd_search(args: argparse.Namespace) -> None:
         check_writable(output)
     # a new run loads every task's data here, so a bad path fails before Ray starts
     targets = None if resume else spec.targets()
-    results = run_search(spec, targets=targets, address=getattr(args, "address", None), resume=resume,
-                         on_progress=print_progress, verbose=0)
-    print(format_d90_table(results))
-    if output:
-        write_json_atomically(output, [r.to_dict() for r in results])
+    address = getattr(args, "address", None)
+    try:
+        results = run_search(spec, targets=targets, address=address, resume=resume, on_progress=print_progress,
+                             verbose=0)
+    except KeyboardInterrupt:  # a second Ctrl-C: Tune skips its last snapshot, the one before it is resumed
+        results = None
+    if results is not None:
+        print(format_d90_table(results))
+        if output:
+            write_json_atomically(output, [r.to_dict() for r in results])
+    if results is None or any(INTERRUPTED in r.flags for r in results):
+        print(f"raydim: search {spec.name!r} interrupted; continue it with: {resume_command(spec, address)}",
+              file=sys.stderr)
+        raise SystemExit(130)  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
 def _cmd_report(args: argparse.Namespace) -> None:

@@ -14,6 +14,7 @@ NO_BASELINE = "no_baseline"  # every full fine-tune failed, or it did no better 
 
 # Flags a result may carry besides its status.
 BUDGET_EXHAUSTED = "budget_exhausted"  # max_trials reached: the key stopped where it stood
+INTERRUPTED = "interrupted"  # the search was stopped (Ctrl-C) before this key finished; --resume continues it
 UNCONFIRMED = "unconfirmed"  # a bracket end is still within confidence_z standard errors of the threshold
 BASELINE_SUPPLIED = "baseline_supplied"  # the threshold comes from the user's baseline, not from trials
 
