@@ -21,7 +21,7 @@ from raydim.models.registry import RANDOM_INIT
 from raydim.search.results import KeyResult
 
 COMPLETED, ERROR = "completed", "error"  # TrialRow.status
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the fingerprint columns; parts of schema 1 read with them empty
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ class TrialRow:
     retry_of: str | None = None  # the failed trial this one reruns
     error: str | None = None  # the error's last line, when status is "error"
     reused_from: str | None = None  # set on a copy: the experiment that ran this trial, which this one reused
+    # What the result depends on besides the settings (raydim.train.fingerprint); None in rows of schema 1
+    # and where nothing was measured (a simulated trial). Reuse needs all four equal to the new search's.
+    data_fingerprint: str | None = None  # the rows trained and evaluated on, as loaded
+    model_fingerprint: str | None = None  # the model folder's files (weights sampled)
+    layout_fingerprint: str | None = None  # the subspace's parameter layout (DID/SAID)
+    engine_version: int | None = None  # raydim.train.fingerprint.ENGINE_VERSION of the raydim that ran it
 
     def __post_init__(self) -> None:
         if self.status not in (COMPLETED, ERROR):

@@ -20,6 +20,7 @@ from ray.tune import Callback
 import raydim
 from raydim.store import COMPLETED, ERROR, ResultsStore, TrialRow, checkpoint_step
 from raydim.store.schema import search_json
+from raydim.train.fingerprint import ENGINE_VERSION
 from raydim.tune.template import TEMPLATE, trial_settings_hash
 from raydim.tune.trainable import ERROR as REPORTED_ERROR
 from raydim.tune.trainable import SCORE
@@ -78,7 +79,9 @@ class StoreCallback(Callback):
             metrics={k: float(v) for k, v in metrics.items()}, train_metric=metrics.get(train_key),
             train_loss=best.get("train_loss", result.get("train_loss")), best_epoch=best.get("epoch"),
             epochs=result.get("epoch"), steps=result.get("step"), train_size=result.get("train_size"),
-            seconds=result.get("time_total_s"), device=result.get("device"), retry_of=c.get("retry_of"), error=error)
+            seconds=result.get("time_total_s"), device=result.get("device"), retry_of=c.get("retry_of"), error=error,
+            data_fingerprint=result.get("data_fingerprint"), model_fingerprint=result.get("model_fingerprint"),
+            layout_fingerprint=result.get("layout_fingerprint"), engine_version=ENGINE_VERSION)
 
 
 def _is_number(value: Any) -> bool:

@@ -19,8 +19,10 @@ import ray
 import torch
 from ray import tune
 
+from raydim.models import parse_model_ref
 from raydim.search.keys import SearchKey
 from raydim.search.simulator import SimulatedCurve
+from raydim.train.fingerprint import data_fingerprint, model_fingerprint
 from raydim.train.loop import EpochMetrics, TrainingDiverged, TrainResult, set_threads, train
 from raydim.tune.template import TEMPLATE, TrialTemplate
 
@@ -43,8 +45,9 @@ def fine_tune(config: dict[str, Any]) -> None:
 
     Each epoch reports ``score`` (the best epoch's primary metric so far), that
     epoch's metrics, the best epoch's under ``best``, and what the run is (``D``,
-    ``num_trainable``, ``train_size``, ``device``, ``primary_metric``) for the
-    results store. Torch (and numba) use as many threads as the trial has CPUs,
+    ``num_trainable``, ``train_size``, ``device``, ``primary_metric`` and the
+    data, model and layout fingerprints of :mod:`raydim.train.fingerprint`) for
+    the results store. Torch (and numba) use as many threads as the trial has CPUs,
     so trials packed on one node do not oversubscribe it; a trial given a GPU
     trains on it. A loss gone NaN ends the trial with ``score`` NaN and the reason
     under ``error``, rather than raising: Tune would restart it from its last
@@ -53,6 +56,9 @@ def fine_tune(config: dict[str, Any]) -> None:
     """
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
     set_threads(cpu_share())
+    data = train_config.data.load()
+    fingerprints = {"data_fingerprint": data_fingerprint(data),
+                    "model_fingerprint": model_fingerprint(parse_model_ref(train_config.model))}
 
     resume = None
     checkpoint = tune.get_checkpoint()
@@ -61,26 +67,29 @@ def fine_tune(config: dict[str, Any]) -> None:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=True)
     runs: list[TrainResult] = []  # the run, as train() has built it: history (resumed epochs included), D, ...
 
+    def run_facts(run: TrainResult) -> dict[str, Any]:
+        return {**_run_facts(run), **fingerprints}
+
     def on_epoch(epoch: EpochMetrics, state) -> None:
         run = runs[0]
         best = run.best  # history includes the resumed epochs and this one
         metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
                    "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
-                   "best": asdict(best), **_run_facts(run)}
+                   "best": asdict(best), **run_facts(run)}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:
-        train(train_config, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
+        train(train_config, data=data, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
     except TrainingDiverged as e:
-        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **_run_facts(runs[0])})
+        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **run_facts(runs[0])})
 
 
 def _run_facts(run: TrainResult) -> dict[str, Any]:
     """What the run is, reported with every result for the results store's row."""
     return {"D": run.D, "num_trainable": run.num_trainable, "train_size": run.train_size, "device": run.device,
-            "primary_metric": run.primary_metric}
+            "primary_metric": run.primary_metric, "layout_fingerprint": run.layout_fingerprint}
 
 
 def simulated_metric(config: dict[str, Any]) -> float:

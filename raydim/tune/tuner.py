@@ -34,7 +34,8 @@ from raydim.store.schema import search_json
 from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
-from raydim.tune.template import TEMPLATE, trial_settings_hash
+from raydim.tune.provenance import expected_provenance
+from raydim.tune.template import TEMPLATE
 from raydim.tune.trainable import fine_tune
 
 Trainable = Callable[[dict[str, Any]], None]
@@ -74,19 +75,19 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
     ``targets`` defaults to ``spec.targets()`` (which loads every task's data).
     Every finished trial is written to the results store of ``spec.storage``; with
     ``reuse_trials`` the search first takes over the store's matching finished
-    trials (:mod:`raydim.store.reuse`) and prints how many.
+    trials (:mod:`raydim.store.reuse`: same settings, engine version, data, weights
+    and layout) and prints how many.
     """
     slots = trial_slots(spec)
     searcher = D90Searcher(targets or spec.targets(), spec.settings(slots), on_progress=on_progress)
     space = {TEMPLATE: spec.template().to_dict(), **(param_space or {})}
     store = ResultsStore.at(spec.storage)
     if reuse_trials:
-        copies = reuse(store.rows(), searcher.policy,
-                       lambda request: trial_settings_hash({**space, **request.config()}),
-                       spec.name, search_json(searcher.search_config()))
+        copies = reuse(store.rows(), searcher.policy, expected_provenance(space), spec.name,
+                       search_json(searcher.search_config()))
         store.write(copies)
         if copies:
-            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key and settings); "
+            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key, settings, data, weights and engine); "
                   "they will not run again", flush=True)
     return tune.Tuner(
         _with_resources(trainable, spec),
