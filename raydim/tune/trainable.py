@@ -57,8 +57,7 @@ def fine_tune(config: dict[str, Any]) -> None:
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
     set_threads(cpu_share())
     data = train_config.data.load()
-    fingerprints = {"data_fingerprint": data_fingerprint(data),
-                    "model_fingerprint": model_fingerprint(parse_model_ref(train_config.model))}
+    fingerprints = {"data_fingerprint": data_fingerprint(data)}
 
     resume = None
     checkpoint = tune.get_checkpoint()
@@ -67,7 +66,12 @@ def fine_tune(config: dict[str, Any]) -> None:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=True)
     runs: list[TrainResult] = []  # the run, as train() has built it: history (resumed epochs included), D, ...
 
-    def run_facts(run: TrainResult) -> dict[str, Any]:
+    def on_start(run: TrainResult) -> None:
+        runs.append(run)
+        # after train() loaded the model: a hub model is in the local cache now, so its files can be read
+        fingerprints["model_fingerprint"] = model_fingerprint(parse_model_ref(train_config.model))
+
+    def facts(run: TrainResult) -> dict[str, Any]:
         return {**_run_facts(run), **fingerprints}
 
     def on_epoch(epoch: EpochMetrics, state) -> None:
@@ -75,15 +79,15 @@ def fine_tune(config: dict[str, Any]) -> None:
         best = run.best  # history includes the resumed epochs and this one
         metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
                    "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
-                   "best": asdict(best), **run_facts(run)}
+                   "best": asdict(best), **facts(run)}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     try:
-        train(train_config, data=data, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
+        train(train_config, data=data, on_start=on_start, on_epoch=on_epoch, resume=resume, progress=False)
     except TrainingDiverged as e:
-        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **run_facts(runs[0])})
+        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **facts(runs[0])})
 
 
 def _run_facts(run: TrainResult) -> dict[str, Any]:

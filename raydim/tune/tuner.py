@@ -87,8 +87,8 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
                        search_json(searcher.search_config()))
         store.write(copies)
         if copies:
-            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key, settings, data, weights and engine); "
-                  "they will not run again", flush=True)
+            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key, settings, data, "
+                  "weights and engine); they will not run again", flush=True)
     return tune.Tuner(
         _with_resources(trainable, spec),
         param_space=space,
