@@ -31,10 +31,10 @@ from raydim.search.results import BUDGET_EXHAUSTED, INCOMPLETE, INTERRUPTED
 from raydim.store import ResultsStore, storage_folder
 from raydim.store.reuse import reuse
 from raydim.store.schema import search_json
+from raydim.tune.provenance import expected_provenance
 from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
-from raydim.tune.provenance import expected_provenance
 from raydim.tune.template import TEMPLATE
 from raydim.tune.trainable import fine_tune
 
