@@ -57,6 +57,7 @@ def test_search_finds_d90_of_a_tiny_model(ray_cluster, space, tmp_path, capsys):
     assert "a search named 'tiny' already exists" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_with_the_keys_interrupted_and_the_raydim_resume_command(ray_cluster, space, tmp_path, capsys):
     """A real SIGINT to `raydim search` while a trial runs: the table says `interrupted` (not `budget_exhausted`,
     though the running trial is the key's last), stderr gives the raydim command that resumes, not Tune's

@@ -156,6 +156,7 @@ def starts(folder: Path) -> dict[str, int]:
     return {f.name: len(f.read_text().splitlines()) for f in folder.iterdir() if f.name != "crashed"}
 
 
+@pytest.mark.slow
 def test_resume_reruns_only_the_trials_in_flight_at_the_stop(ray_cluster, tmp_path):
     """Ctrl-C after a trial errored and the searcher reran it: --resume starts again only the trials that were
     running at the stop. The errored trial is not rerun, and every row stored before the stop is read back
