@@ -185,8 +185,10 @@ def _parse_baseline(text: str) -> tuple[str, float]:
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
+    from raydim.search.results import INTERRUPTED
     from raydim.tune import format_d90_table, print_progress, run_search
     from raydim.tune.cluster import check_address
+    from raydim.tune.tuner import resume_command
 
     resume = getattr(args, "resume", False)
     if resume:
@@ -206,11 +208,19 @@ def _cmd_search(args: argparse.Namespace) -> None:
     targets = None if resume else spec.targets()
     if not resume:
         check_models(spec)
-    results = run_search(spec, targets=targets, address=address, resume=resume, on_progress=print_progress,
-                         verbose=0)
-    print(format_d90_table(results))
-    if output:
-        write_output(output, [r.to_dict() for r in results])
+    try:
+        results = run_search(spec, targets=targets, address=address, resume=resume, on_progress=print_progress,
+                             verbose=0)
+    except KeyboardInterrupt:  # a second Ctrl-C: Tune skips its last snapshot, the one before it is resumed
+        results = None
+    if results is not None:
+        print(format_d90_table(results))
+        if output:
+            write_output(output, [r.to_dict() for r in results])
+    if results is None or any(INTERRUPTED in r.flags for r in results):
+        print(f"raydim: search {spec.name!r} interrupted; continue it with: {resume_command(spec, address)}",
+              file=sys.stderr)
+        raise SystemExit(130)  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
 def check_models(spec) -> None:

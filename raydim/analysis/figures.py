@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from raydim.analysis.bounds import key_ids
 from raydim.analysis.scaling import GROUP
+from raydim.store.d90 import latest_per_key
 from raydim.atomic import write_atomically
 
 
@@ -58,7 +59,7 @@ def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | 
 
 def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | None:
     """d90 against parameter count, log-log, per (task, method, checkpoint), with each fitted line, slope and R²."""
-    found = d90s.dropna(subset=["d90", "D"]).drop_duplicates("key", keep="last")
+    found = latest_per_key(d90s.dropna(subset=["d90", "D"]))
     if found.empty:
         return None
     figure = Figure(figsize=(6, 4.5))
@@ -90,7 +91,7 @@ def step_positions(steps: pd.Series) -> pd.Series:
 def d90_vs_checkpoint(d90s: pd.DataFrame, path: Path) -> Path | None:
     """d90 against the pre-training step of each checkpoint, log-log, per (task, model, method); random init
     (step 0) is drawn as a hollow square one decade left of the first step, on a tick of its own."""
-    found = d90s.dropna(subset=["d90", "checkpoint_step"]).drop_duplicates("key", keep="last")
+    found = latest_per_key(d90s.dropna(subset=["d90", "checkpoint_step"]))
     if found.empty:
         return None
     found = found.assign(x=step_positions(found["checkpoint_step"]))

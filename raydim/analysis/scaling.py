@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from raydim.store.d90 import latest_per_key
+
 GROUP = ["task", "method", "checkpoint"]
 
 
@@ -26,9 +28,9 @@ def power_law_fit(params: np.ndarray, d90: np.ndarray) -> tuple[float, float, fl
 def scaling_table(d90s: pd.DataFrame) -> pd.DataFrame:
     """One fit per (task, method, checkpoint) with a d90 at two or more parameter counts.
 
-    A key measured by several experiments (a reused search) counts once, its latest row.
+    A key measured by several experiments (a reused search) counts once: its latest d90 that has a value.
     """
-    found = d90s.dropna(subset=["d90", "D"]).drop_duplicates("key", keep="last")
+    found = latest_per_key(d90s.dropna(subset=["d90", "D"]))
     records = []
     for group, rows in found.groupby(GROUP, sort=True):
         if rows["D"].nunique() < 2:

@@ -15,6 +15,7 @@ THRESHOLD_IN_NOISE = "threshold_in_noise"  # the threshold is within one trial's
 
 # Flags a result may carry besides its status.
 BUDGET_EXHAUSTED = "budget_exhausted"  # max_trials reached: the key stopped where it stood
+INTERRUPTED = "interrupted"  # the search was stopped (Ctrl-C) before this key finished; --resume continues it
 BASELINE_SUPPLIED = "baseline_supplied"  # the threshold comes from the user's baseline, not from trials
 
 

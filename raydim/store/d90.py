@@ -46,6 +46,7 @@ def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
             table.append(D90Row(**vars(result), experiment=experiment, D=_first(r.D for r in mine),
                                 checkpoint_step=_first(r.checkpoint_step for r in mine),
                                 train_size=_first(r.train_size for r in mine),
+                                finished_at=max((r.finished_at for r in mine), default=None),
                                 cpu_hours=_hours(mine, "cpus"), gpu_hours=_hours(mine, "gpus")))
     return table
 
@@ -61,6 +62,12 @@ def _hours(rows: list[TrialRow], resource: str) -> float | None:
     spent = [r.seconds * getattr(r, resource) for r in rows
              if r.reused_from is None and r.seconds is not None and getattr(r, resource) is not None]
     return sum(spent) / 3600 if spent else None
+
+
+def latest_per_key(d90s: pd.DataFrame) -> pd.DataFrame:
+    """Each key's most recent d90 (by ``finished_at``) where several experiments measured it (a reused search):
+    what the analyses plot and fit. Experiment names say nothing about order: ``rerun`` sorts before ``run``."""
+    return d90s.sort_values("finished_at", kind="stable").drop_duplicates("key", keep="last")
 
 
 def _first(values):

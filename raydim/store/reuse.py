@@ -2,8 +2,11 @@
 
 A stored trial is reused when it completed, its (task, model, checkpoint,
 method) is one of the new search's keys (or a full fine-tune one of them still
-needs), and its settings hash equals the one the new search would give the same
-(d, lr, seed) — same data, model, training settings. The policy records it as
+needs), and its :class:`Provenance` equals the one the new search expects for the
+same (d, lr, seed): the same settings (hash), engine version, and data, model and
+layout fingerprints (:mod:`raydim.train.fingerprint`) — the content, not the
+paths and names. Rows written before the fingerprints (schema 1) carry no engine
+version, so they are read but never reused. The policy records a reused trial as
 its own before the first proposal, so the search never runs it again; a copy is
 written under the new experiment (``reused_from`` says whose it was), so that
 experiment's d90 table rebuilds from its own rows.
@@ -14,15 +17,32 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from typing import NamedTuple
 
 from raydim.search import SearchKey, SearchPolicy, TrialRequest
 from raydim.store.schema import COMPLETED, TrialRow
 
 
+class Provenance(NamedTuple):
+    """What a result depends on; a stored trial is reused only when all of it is equal (None equals only None:
+    nothing was measured, as for a simulated trial)."""
+
+    settings_hash: str
+    engine_version: int | None
+    data_fingerprint: str | None
+    model_fingerprint: str | None
+    layout_fingerprint: str | None
+
+    @classmethod
+    def of(cls, row: TrialRow) -> Provenance:
+        return cls(row.settings_hash, row.engine_version, row.data_fingerprint, row.model_fingerprint,
+                   row.layout_fingerprint)
+
+
 def reusable(rows: list[TrialRow], policy: SearchPolicy,
-             settings_hash: Callable[[TrialRequest], str]) -> list[tuple[TrialRequest, TrialRow]]:
+             provenance: Callable[[TrialRequest], Provenance]) -> list[tuple[TrialRequest, TrialRow]]:
     """The stored trials ``policy`` may take as its own, with the request each becomes; one per (key, d, lr, seed),
-    original rows before copies, oldest first. ``settings_hash`` is the new search's hash of a request."""
+    original rows before copies, oldest first. ``provenance`` is what the new search expects of a request."""
     wanted = {t.key for t in policy.targets.values()}
     wanted |= {t.key.baseline_key for t in policy.targets.values() if t.baseline is None}
     chosen: dict[tuple, tuple[TrialRequest, TrialRow]] = {}
@@ -33,17 +53,17 @@ def reusable(rows: list[TrialRow], policy: SearchPolicy,
                 or not math.isfinite(row.primary):
             continue
         request = TrialRequest(f"{row.experiment}/{row.trial_id}", key, row.d, row.lr, row.seed)
-        if row.settings_hash == settings_hash(request):
+        if Provenance.of(row) == provenance(request):
             chosen[point] = (request, row)
     return list(chosen.values())
 
 
-def reuse(rows: list[TrialRow], policy: SearchPolicy, settings_hash: Callable[[TrialRequest], str],
+def reuse(rows: list[TrialRow], policy: SearchPolicy, provenance: Callable[[TrialRequest], Provenance],
           experiment: str, search: str) -> list[TrialRow]:
     """Record every :func:`reusable` trial in ``policy``; the copies to write under ``experiment`` (whose
     ``search`` JSON they take)."""
     copies = []
-    for request, row in reusable(rows, policy, settings_hash):
+    for request, row in reusable(rows, policy, provenance):
         policy.record_finished(request, row.primary, censored=bool(row.censored))
         copies.append(replace(row, experiment=experiment, trial_id=request.trial_id, attempt=0, retry_of=None,
                               search=search, reused_from=row.reused_from or row.experiment))

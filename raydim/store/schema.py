@@ -20,7 +20,7 @@ from raydim.models.checkpoints import checkpoint_step  # noqa: F401 - part of th
 from raydim.search.results import KeyResult
 
 COMPLETED, ERROR = "completed", "error"  # TrialRow.status
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the fingerprint, censored and resource columns; parts of schema 1 read with them empty
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class TrialRow:
     censored: bool | None = None  # stopped early once it had passed: ``primary`` is a lower bound of its score
     cpus: float | None = None  # the trial's resources: compute spent is seconds × these
     gpus: float | None = None
+    # What the result depends on besides the settings (raydim.train.fingerprint); None in rows of schema 1
+    # and where nothing was measured (a simulated trial). Reuse needs all four equal to the new search's.
+    data_fingerprint: str | None = None  # the rows trained and evaluated on, as loaded
+    model_fingerprint: str | None = None  # the model folder's files (weights sampled)
+    layout_fingerprint: str | None = None  # the subspace's parameter layout (DID/SAID)
+    engine_version: int | None = None  # raydim.train.fingerprint.ENGINE_VERSION of the raydim that ran it
 
     def __post_init__(self) -> None:
         if self.status not in (COMPLETED, ERROR):
@@ -89,6 +95,7 @@ class D90Row(KeyResult):
     D: int | None  # noqa: N815 - the model's parameter count
     checkpoint_step: int | None
     train_size: int | None  # n of the key's trials
+    finished_at: dt.datetime | None  # when the last of the key's trials in this experiment ended: "latest" is by this
     cpu_hours: float | None  # compute the key's trials took (its baseline's included), where resources are known
     gpu_hours: float | None
 

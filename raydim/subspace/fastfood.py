@@ -201,8 +201,8 @@ class Fastfood:
             self._check("base", base, rows, theta_d.dtype)
         scales = self.scales
         if weights is not None:
-            self._check("weights", weights, self.num_segments, torch.float32)
-            scales = self.scales * weights.detach()  # (S,)
+            self._check("weights", weights, self.num_segments, theta_d.dtype)
+            scales = self.scales.to(theta_d.dtype) * weights.detach()  # (S,): float32 stays float32 for the kernel
         stop = start + rows
         if self._native(theta_d, out, *(() if base is None else (base,))):
             kernels = native_kernels()

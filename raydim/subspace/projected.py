@@ -81,21 +81,22 @@ class SubspaceModel(nn.Module):
                 f"d must exceed the {m} SAID groups of {model_name} (d counts the {m} scales too), got {config.d}"
             )
         self.theta0 = flatten_parameters(model, self.layout)  # the model's own weights, only ever read
-        device = self.theta0.device
+        # θ_d, λ and every buffer θ's rows pass through take the model's dtype: a float64 model trains in float64
+        device, dtype = self.theta0.device, self.theta0.dtype
         self.projection = Fastfood(seed=config.seed, d=config.d - m, D=self.layout.D,
                                    segments=[s.numel for s in segments],
                                    normalization=config.normalization, device=device)
-        self.theta_d = nn.Parameter(torch.zeros(config.d - m, device=device))
-        self.lambdas = nn.Parameter(torch.ones(m, device=device)) if said else None
+        self.theta_d = nn.Parameter(torch.zeros(config.d - m, dtype=dtype, device=device))
+        self.lambdas = nn.Parameter(torch.ones(m, dtype=dtype, device=device)) if said else None
         # λ as the running forward (and its backward) use it: per segment for the kernel, per group for the pull-back
         self._segment_group = torch.tensor([s.group for s in segments], device=device)
-        self._weights = torch.ones(len(segments), device=device)
+        self._weights = torch.ones(len(segments), dtype=dtype, device=device)
         self._scales: list[float] = [1.0] * max(m, 1)
         # the pulled-back gradients, summed in float64 over the tensors as backward produces them
         self._grad_d = torch.zeros(config.d - m, dtype=torch.float64, device=device)
         self._grad_lambdas = torch.zeros(m, dtype=torch.float64, device=device)
-        self._pulled = torch.empty(config.d - m, device=device)  # z, reused per pull-back
-        self._staging = torch.zeros(min(_STAGING_ROWS, self.layout.D), device=device)
+        self._pulled = torch.empty(config.d - m, dtype=dtype, device=device)  # z, reused per pull-back
+        self._staging = torch.zeros(min(_STAGING_ROWS, self.layout.D), dtype=dtype, device=device)
         self._window: tuple[int, int] | None = None  # (group, first row) of the staging window, None if empty
         self._staged = (self.layout.D, 0)  # rows [lo, hi) of θ holding staged gradients
         self._group_start = {}  # first row of each group's run of segments (SAID: a group is contiguous)
@@ -200,10 +201,11 @@ class SubspaceModel(nn.Module):
     def after_backward(self) -> None:
         """Hand ∂L/∂θ_d and ∂L/∂λ, summed during backward, to the optimiser; reset the sums."""
         self._flush()
-        self.theta_d.grad = self._grad_d.to(self.theta_d.dtype)
+        # a copy even when θ_d is float64 like the sums, which are zeroed next
+        self.theta_d.grad = self._grad_d.to(self.theta_d.dtype, copy=True)
         self._grad_d.zero_()
         if self.lambdas is not None:
-            self.lambdas.grad = self._grad_lambdas.to(self.lambdas.dtype)
+            self.lambdas.grad = self._grad_lambdas.to(self.lambdas.dtype, copy=True)
             self._grad_lambdas.zero_()
 
     def forward(self, **batch: torch.Tensor):  # type: ignore[override]

@@ -62,6 +62,7 @@ class TrainResult:
     num_trainable: int
     train_size: int
     device: str
+    layout_fingerprint: str | None = None  # the subspace's parameter layout (DID/SAID), see raydim.train.fingerprint
     history: list[EpochMetrics] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -158,8 +159,10 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
     warmup = int(config.warmup_ratio * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, total_steps, warmup))
 
+    layout = getattr(method, "layout", None)  # DID/SAID: where θ's rows live, which with (seed, d) fixes P
     result = TrainResult(config=config, task=task.name, primary_metric=task.primary_metric, D=D,
-                         num_trainable=method.num_trainable, train_size=len(train_set), device=_device_name(device))
+                         num_trainable=method.num_trainable, train_size=len(train_set), device=_device_name(device),
+                         layout_fingerprint=layout.fingerprint() if layout is not None else None)
     start_epoch = 0
     if resume is not None:
         start_epoch = _restore(resume, method, optimizer, scheduler, result)

@@ -20,6 +20,7 @@ from ray.tune import Callback
 import raydim
 from raydim.store import COMPLETED, ERROR, ResultsStore, TrialRow, checkpoint_step
 from raydim.store.schema import search_json
+from raydim.train.fingerprint import ENGINE_VERSION
 from raydim.tune.template import TEMPLATE, trial_settings_hash
 from raydim.tune.trainable import ERROR as REPORTED_ERROR
 from raydim.tune.trainable import CENSORED, SCORE
@@ -79,6 +80,8 @@ class StoreCallback(Callback):
             train_loss=best.get("train_loss", result.get("train_loss")), best_epoch=best.get("epoch"),
             epochs=result.get("epoch"), steps=result.get("step"), train_size=result.get("train_size"),
             seconds=result.get("time_total_s"), device=result.get("device"), retry_of=c.get("retry_of"), error=error,
+            data_fingerprint=result.get("data_fingerprint"), model_fingerprint=result.get("model_fingerprint"),
+            layout_fingerprint=result.get("layout_fingerprint"), engine_version=ENGINE_VERSION,
             censored=bool(result.get(CENSORED)) if error is None else None, **_resources(trial))
 
 

@@ -19,8 +19,10 @@ import ray
 import torch
 from ray import tune
 
+from raydim.models import parse_model_ref
 from raydim.search.keys import SearchKey
 from raydim.search.simulator import SimulatedCurve
+from raydim.train.fingerprint import data_fingerprint, model_fingerprint
 from raydim.train.loop import EpochMetrics, TrainingDiverged, TrainResult, set_threads, train
 from raydim.tune.template import TEMPLATE, TrialTemplate
 
@@ -44,8 +46,9 @@ def fine_tune(config: dict[str, Any]) -> None:
 
     Each epoch reports ``score`` (the best epoch's primary metric so far), that
     epoch's metrics, the best epoch's under ``best``, and what the run is (``D``,
-    ``num_trainable``, ``train_size``, ``device``, ``primary_metric``) for the
-    results store. Torch (and numba) use as many threads as the trial has CPUs,
+    ``num_trainable``, ``train_size``, ``device``, ``primary_metric`` and the
+    data, model and layout fingerprints of :mod:`raydim.train.fingerprint`) for
+    the results store. Torch (and numba) use as many threads as the trial has CPUs,
     so trials packed on one node do not oversubscribe it; a trial given a GPU
     trains on it. A loss gone NaN ends the trial with ``score`` NaN and the reason
     under ``error``, rather than raising: Tune would restart it from its last
@@ -54,6 +57,8 @@ def fine_tune(config: dict[str, Any]) -> None:
     """
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
     set_threads(cpu_share())
+    data = train_config.data.load()
+    fingerprints = {"data_fingerprint": data_fingerprint(data)}
 
     resume = None
     checkpoint = tune.get_checkpoint()
@@ -61,6 +66,14 @@ def fine_tune(config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as folder:
             resume = torch.load(Path(folder) / STATE_FILE, weights_only=True)
     runs: list[TrainResult] = []  # the run, as train() has built it: history (resumed epochs included), D, ...
+
+    def on_start(run: TrainResult) -> None:
+        runs.append(run)
+        # after train() loaded the model: a hub model is in the local cache now, so its files can be read
+        fingerprints["model_fingerprint"] = model_fingerprint(parse_model_ref(train_config.model))
+
+    def facts(run: TrainResult) -> dict[str, Any]:
+        return {**_run_facts(run), **fingerprints}
 
     stop_above = config.get("stop_above")
 
@@ -70,7 +83,7 @@ def fine_tune(config: dict[str, Any]) -> None:
         decided = stop_above is not None and best.primary >= stop_above and epoch.epoch < train_config.epochs
         metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
                    "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
-                   "best": asdict(best), CENSORED: decided, **_run_facts(run)}
+                   "best": asdict(best), CENSORED: decided, **facts(run)}
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state(), Path(folder) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
@@ -78,11 +91,11 @@ def fine_tune(config: dict[str, Any]) -> None:
             raise _Decided
 
     try:
-        train(train_config, on_start=runs.append, on_epoch=on_epoch, resume=resume, progress=False)
+        train(train_config, data=data, on_start=on_start, on_epoch=on_epoch, resume=resume, progress=False)
     except _Decided:
         pass  # reported above: the trial has passed
     except TrainingDiverged as e:
-        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **_run_facts(runs[0])})
+        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **facts(runs[0])})
 
 
 class _Decided(Exception):
@@ -92,7 +105,7 @@ class _Decided(Exception):
 def _run_facts(run: TrainResult) -> dict[str, Any]:
     """What the run is, reported with every result for the results store's row."""
     return {"D": run.D, "num_trainable": run.num_trainable, "train_size": run.train_size, "device": run.device,
-            "primary_metric": run.primary_metric}
+            "primary_metric": run.primary_metric, "layout_fingerprint": run.layout_fingerprint}
 
 
 def simulated_metric(config: dict[str, Any]) -> float:

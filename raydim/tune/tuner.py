@@ -5,14 +5,18 @@
 ``num_samples=-1`` (the searcher ends the run), enough concurrent trials for
 every key's k-section, and Tune's own fault tolerance (a crashed trial restarts
 from its last epoch checkpoint). ``run_search`` starts or joins Ray, runs or
-resumes the Tuner and reads the d90s back from the searcher state Tune saved.
+resumes the Tuner and reads the d90s back from the searcher state Tune saved;
+a run stopped early (Ctrl-C) ends with its unfinished keys flagged ``interrupted``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shlex
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +26,21 @@ from ray import tune
 from ray.tune.search import Searcher
 
 from raydim.errors import RaydimError
-from raydim.search import KeyProgress, KeyResult, KeyTarget
+from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy
+from raydim.search.results import BUDGET_EXHAUSTED, INCOMPLETE, INTERRUPTED
 from raydim.store import ResultsStore, storage_folder
 from raydim.store.reuse import reuse
 from raydim.store.schema import search_json
 from raydim.tune.cluster import join
+from raydim.tune.provenance import expected_provenance
 from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
-from raydim.tune.template import TEMPLATE, trial_settings_hash
+from raydim.tune.template import TEMPLATE
 from raydim.tune.trainable import fine_tune
 
 Trainable = Callable[[dict[str, Any]], None]
+TUNE_LOGGER = "ray.tune.tune"  # where Tune logs the end of an interrupted run
 
 
 def trial_slots(spec: SearchSpec) -> int:
@@ -69,20 +76,20 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
     ``targets`` defaults to ``spec.targets()`` (which loads every task's data).
     Every finished trial is written to the results store of ``spec.storage``; with
     ``reuse_trials`` the search first takes over the store's matching finished
-    trials (:mod:`raydim.store.reuse`) and prints how many.
+    trials (:mod:`raydim.store.reuse`: same settings, engine version, data, weights
+    and layout) and prints how many.
     """
     slots = trial_slots(spec)
     searcher = D90Searcher(targets or spec.targets(), spec.settings(slots), on_progress=on_progress)
     space = {TEMPLATE: spec.template().to_dict(), **(param_space or {})}
     store = ResultsStore.at(spec.storage)
     if reuse_trials:
-        copies = reuse(store.rows(), searcher.policy,
-                       lambda request: trial_settings_hash({**space, **request.config()}),
-                       spec.name, search_json(searcher.search_config()))
+        copies = reuse(store.rows(), searcher.policy, expected_provenance(space), spec.name,
+                       search_json(searcher.search_config()))
         store.write(copies)
         if copies:
-            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key and settings); "
-                  "they will not run again", flush=True)
+            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key, settings, data, "
+                  "weights and engine); they will not run again", flush=True)
     return tune.Tuner(
         _with_resources(trainable, spec),
         param_space=space,
@@ -119,7 +126,8 @@ def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = F
     ``address`` joins a running cluster (``"auto"`` on a cluster node); without it
     a Ray already initialised in this process is used, else a local one started.
     A run to resume that is not there, or a new run over an existing one, is
-    refused before Ray starts.
+    refused before Ray starts. Resuming reruns only the trials that were in flight
+    when the run stopped. See :func:`final_results` for a run stopped early.
     """
     path = experiment_path(spec)
     restorable = tune.Tuner.can_restore(path)
@@ -134,12 +142,48 @@ def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = F
     if not ray.is_initialized():
         join(address)
     if resume:
-        tuner = tune.Tuner.restore(path, trainable=_with_resources(trainable, spec), resume_errored=True)
+        # Only the trials in flight at the stop run again. An errored trial stays errored: the searcher has
+        # rerun it already (or counted it failed), and its stored row must keep saying what happened.
+        tuner = tune.Tuner.restore(path, trainable=_with_resources(trainable, spec), resume_errored=False)
     else:
         tuner = build_tuner(spec, targets=targets, trainable=trainable, param_space=param_space,
                             on_progress=on_progress, verbose=verbose)
-    grid = tuner.fit()
-    return load_searcher(grid.experiment_path).results()
+    hint = logging.getLogger(TUNE_LOGGER)
+    hint.addFilter(_no_tune_restore_hint)
+    try:
+        grid = tuner.fit()
+    finally:
+        hint.removeFilter(_no_tune_restore_hint)
+    return final_results(load_searcher(grid.experiment_path).policy)
+
+
+def final_results(policy: SearchPolicy) -> list[KeyResult]:
+    """One result per key as the run left it. A key it left unfinished (the search was stopped: Ctrl-C) is
+    ``incomplete`` and flagged ``interrupted``, never ``budget_exhausted``: the trials the stop cut short
+    count against its budget, but ``--resume`` runs them to the end."""
+    results = []
+    for result in policy.results():
+        if not policy.key_finished(result.key):
+            flags = tuple(f for f in result.flags if f != BUDGET_EXHAUSTED) + (INTERRUPTED,)
+            result = replace(result, status=INCOMPLETE, flags=flags)
+        results.append(result)
+    return results
+
+
+def resume_command(spec: SearchSpec, address: str | None = None) -> str:
+    """The command that continues the search of ``spec``: what an interrupted ``raydim search`` prints."""
+    options = [f"--name {shlex.quote(spec.name)}"]
+    if spec.storage is not None:
+        options.append(f"--storage {shlex.quote(spec.storage)}")
+    if address is not None:
+        options.append(f"--address {shlex.quote(address)}")
+    return f"raydim search {' '.join(options)} --resume"
+
+
+def _no_tune_restore_hint(record: logging.LogRecord) -> bool:
+    """Drops Tune's "Resume experiment with: Tuner.restore(...)": a raydim search resumes with
+    :func:`resume_command`, which the CLI prints instead."""
+    return "Tuner.restore(" not in record.getMessage()
 
 
 def load_searcher(experiment: str) -> D90Searcher:

@@ -33,8 +33,9 @@ def test_one_row_per_experiment_and_key(tmp_path):
         rows += simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES, experiment=experiment)
     table = d90_table(rows)
     assert list(table["experiment"]) == ["a", "b"] and list(table["key"]) == [SAID.id, SAID.id]
-    assert table["d90"].between(250, 360).all()
-    assert list(table.columns)[-6:] == ["experiment", "D", "checkpoint_step", "train_size", "cpu_hours", "gpu_hours"]
+    assert table["d90"].between(250, 360).all() and list(table.columns)[-7:] == [
+        "experiment", "D", "checkpoint_step", "train_size", "finished_at", "cpu_hours", "gpu_hours"]
+    assert list(table["finished_at"]) == [max(r.finished_at for r in rows if r.experiment == e) for e in ("a", "b")]
 
 
 def test_a_failed_trial_and_its_rerun_are_read_back_as_such(tmp_path):

@@ -5,11 +5,16 @@ import dataclasses
 from raydim.search import KeyTarget, SearchKey, SearchPolicy
 from raydim.search.simulator import run_search
 from raydim.store.d90 import policy_of
-from raydim.store.reuse import reusable, reuse
+from raydim.store.reuse import Provenance, reusable, reuse
 from tests.store.rows import simulated_rows
 from tests.store.test_d90 import CURVES, SAID, SETTINGS
 
 OTHER = SearchKey("rte", "m", method="said")
+SAME = Provenance("abc", None, None, None, None)  # what the stored simulated rows carry
+
+
+def same(request):
+    return SAME
 
 
 def stored():
@@ -19,7 +24,7 @@ def stored():
 def test_a_repeated_search_reuses_everything_and_runs_nothing():
     rows = stored()
     policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
-    copies = reuse(rows, policy, lambda request: "abc", "new", '{"new": 1}')
+    copies = reuse(rows, policy, same, "new", '{"new": 1}')
     assert len(copies) == len(rows) and policy.finished() and policy.propose(4) == []
     assert policy.results()[0].d90 == policy_of(rows).results()[0].d90
     copy = copies[0]
@@ -30,8 +35,9 @@ def test_a_repeated_search_reuses_everything_and_runs_nothing():
 def test_only_trials_with_the_same_settings_hash_are_reused():
     rows = stored()
     policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
-    assert reusable(rows, policy, lambda request: "other settings") == []
-    small = reusable(rows, policy, lambda request: "abc" if request.d is None or request.d < 1000 else "x")
+    assert reusable(rows, policy, lambda request: SAME._replace(settings_hash="other settings")) == []
+    small = reusable(rows, policy, lambda request: SAME if request.d is None or request.d < 1000
+                     else SAME._replace(settings_hash="x"))
     assert small and all(r.d is None or r.d < 1000 for _, r in small)
 
 
@@ -39,19 +45,33 @@ def test_failed_trials_other_keys_and_supplied_baselines_are_not_reused():
     rows = stored()
     rows[0] = dataclasses.replace(rows[0], status="error", primary=None)  # the baseline
     elsewhere = SearchPolicy([KeyTarget(OTHER, 0.5)], SETTINGS)
-    assert reusable(rows, elsewhere, lambda request: "abc") == []
+    assert reusable(rows, elsewhere, same) == []
     policy = SearchPolicy([KeyTarget(SAID, 0.68, baseline=0.88)], SETTINGS)
-    assert all(not r.method == "full" for _, r in reusable(rows, policy, lambda request: "abc"))
-    assert len(reusable(rows, SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), lambda r: "abc")) == len(rows) - 1
+    assert all(not r.method == "full" for _, r in reusable(rows, policy, same))
+    assert len(reusable(rows, SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), same)) == len(rows) - 1
 
 
 def test_a_partly_reused_search_finishes_with_fewer_new_trials():
     rows = [r for r in stored() if r.d is None or r.d <= 1000]
     policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
-    reused = len(reuse(rows, policy, lambda request: "abc", "new", "{}"))
+    reused = len(reuse(rows, policy, same, "new", "{}"))
     fresh = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
     run_search(fresh, CURVES[SAID.id], slots=2)
     run_search(policy, CURVES[SAID.id], slots=2)
     new_trials = len(policy.state_dict()["trials"]) - reused
     assert reused > 0 and new_trials < len(fresh.state_dict()["trials"])
     assert policy.results()[0].status == "found"
+
+
+def test_a_trial_of_other_data_weights_layout_or_engine_is_not_reused():
+    """The settings hash names paths and models; the fingerprints say what they held. Any of them changed, or
+    a row from before the fingerprints (no engine version) against a search that has one: nothing is reused."""
+    measured = Provenance("abc", 1, "data", "weights", "layout")
+    rows = [dataclasses.replace(r, engine_version=1, data_fingerprint="data", model_fingerprint="weights",
+                                layout_fingerprint="layout") for r in stored()]
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    assert len(reusable(rows, policy, lambda request: measured)) == len(rows)
+    for field in ("engine_version", "data_fingerprint", "model_fingerprint", "layout_fingerprint"):
+        changed = measured._replace(**{field: 2 if field == "engine_version" else "edited"})
+        assert reusable(rows, policy, lambda request, changed=changed: changed) == [], field
+    assert reusable(stored(), policy, lambda request: measured) == []  # schema 1 rows: read, never reused

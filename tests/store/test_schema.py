@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from raydim.errors import RaydimError
-from raydim.store import TRIAL_SCHEMA, TrialRow, checkpoint_step
+from raydim.store import TRIAL_SCHEMA, ResultsStore, TrialRow, checkpoint_step
 from raydim.store.schema import rows_from_table, rows_to_table
 from tests.store.rows import trial_row
 
@@ -22,6 +22,23 @@ def test_rows_round_trip_through_parquet(tmp_path):
                                    status="error", error="RuntimeError: boom", primary=None, D=None)]
     pq.write_table(rows_to_table(rows), tmp_path / "rows.parquet")
     assert rows_from_table(pq.read_table(tmp_path / "rows.parquet")) == rows
+
+
+FINGERPRINTS = ("data_fingerprint", "model_fingerprint", "layout_fingerprint", "engine_version")
+
+
+def test_a_part_file_of_schema_1_is_read_with_empty_fingerprints(tmp_path):
+    """Parts written before the fingerprint columns load beside new ones: those columns read as None."""
+    store = ResultsStore(str(tmp_path))
+    old = rows_to_table([trial_row(trial_id="old")]).drop_columns(list(FINGERPRINTS))
+    (tmp_path / "trials").mkdir()
+    pq.write_table(old.replace_schema_metadata({"raydim.schema_version": "1"}),
+                   tmp_path / "trials" / "part-20250101T000000000000-old.parquet")
+    store.write([trial_row(trial_id="new", engine_version=1, data_fingerprint="d", model_fingerprint="m",
+                           layout_fingerprint="l")])
+    old_row, new_row = store.rows()
+    assert old_row.trial_id == "old" and all(getattr(old_row, name) is None for name in FINGERPRINTS)
+    assert (new_row.engine_version, new_row.data_fingerprint, new_row.layout_fingerprint) == (1, "d", "l")
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -9,8 +9,12 @@ import ray.cloudpickle
 from ray import tune
 
 from raydim.cli import main
+from raydim.search import SearchKey, TrialRequest
 from raydim.store import ResultsStore, d90_rows
+from raydim.store.reuse import Provenance
+from raydim.train.fingerprint import ENGINE_VERSION
 from raydim.tune import SearchSpec, fine_tune, run_search, simulated_trial
+from raydim.tune.provenance import expected_provenance
 from raydim.tune.recorder import StoreCallback
 from raydim.tune.template import trial_settings_hash
 from tests.tune.test_trainable import tiny  # noqa: F401 - the fixture
@@ -61,6 +65,10 @@ def test_real_trainable_row_has_the_runs_facts(ray_cluster, tmp_path, tiny):  # 
     assert row.D > row.num_trainable == 32 and row.train_size == 256 and row.epochs == 2 and row.steps == 32
     assert row.best_epoch in (1, 2) and row.seconds > 0 and row.device.startswith("cpu")
     assert row.settings_hash == trial_settings_hash(tiny) and row.finished_at > row.started_at
+    # what the trial reports having trained with is what a new search predicts for it: the trial is reusable
+    request = TrialRequest("t", SearchKey(row.task, row.model, row.checkpoint, row.method), row.d, row.lr, row.seed)
+    assert Provenance.of(row) == expected_provenance(tiny)(request)
+    assert None not in Provenance.of(row) and row.engine_version == ENGINE_VERSION
 
 
 def crashes(config):

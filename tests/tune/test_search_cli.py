@@ -1,9 +1,18 @@
 """`raydim search` end to end: a tiny pre-trained model on generated data, through the real trainable on a
-real local Ray, to a d90 table and a JSON file; and its mistakes as one-line errors."""
+real local Ray, to a d90 table and a JSON file; stopped by Ctrl-C and resumed; and its mistakes as one-line
+errors."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+
+from raydim.store import ResultsStore
 
 from raydim.cli import main
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
@@ -46,6 +55,35 @@ def test_search_finds_d90_of_a_tiny_model(ray_cluster, space, tmp_path, capsys):
     code = main(["search", "--space", str(space), "--storage", str(tmp_path / "runs"), "--name", "tiny"])
     assert code == 2
     assert "a search named 'tiny' already exists" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_with_the_keys_interrupted_and_the_raydim_resume_command(ray_cluster, space, tmp_path, capsys):
+    """A real SIGINT to `raydim search` while a trial runs: the table says `interrupted` (not `budget_exhausted`,
+    though the running trial is the key's last), stderr gives the raydim command that resumes, not Tune's
+    `Tuner.restore(...)`, exit code 130; that command then finishes the search."""
+    storage = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    search = subprocess.Popen([sys.executable, "-m", "raydim.cli", "search", "--space", str(space), "--name", "ctrl-c",
+                               "--storage", str(storage), "--address", ray_cluster, "--max-trials", "2",
+                               "--epochs", "4"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store, deadline = ResultsStore.at(str(storage)), time.monotonic() + 300
+    while not store.exists():  # the full fine-tune has ended: the key's second and last trial is running
+        assert search.poll() is None and time.monotonic() < deadline, search.communicate()
+        time.sleep(0.1)
+    search.send_signal(signal.SIGINT)
+    out, err = search.communicate(timeout=120)
+    assert search.returncode == 130, err
+    table = out.split("d90")[-1]
+    assert "interrupted" in table and "budget_exhausted" not in table and "incomplete" in table
+    command = f"raydim search --name ctrl-c --storage {storage} --address {ray_cluster} --resume"
+    assert f"raydim: search 'ctrl-c' interrupted; continue it with: {command}" in err
+    assert "Tuner.restore" not in err and "Traceback" not in err
+
+    assert main(command.split()[1:]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted" not in out and len(store.rows("ctrl-c")) == 2
 
 
 @pytest.mark.parametrize("argv, message", [

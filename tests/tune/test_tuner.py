@@ -1,10 +1,11 @@
-"""The search on a real local Ray: two keys at once with the simulator, a driver killed and resumed,
-slots sized from the cluster."""
+"""The search on a real local Ray: two keys at once with the simulator, a driver killed and resumed, a driver
+stopped by Ctrl-C after a rerun and resumed, slots sized from the cluster."""
 
 import dataclasses
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,11 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
+import ray.cloudpickle
 from ray import tune
 
 from raydim.errors import RaydimError
-from raydim.search import KeyTarget, SearchKey, SearchSettings, SimulatedCurve
+from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve
+from raydim.search.results import BUDGET_EXHAUSTED, INTERRUPTED
+from raydim.search.simulator import run_search as run_simulated
+from raydim.store import ResultsStore
 from raydim.tune import CURVES, D90Searcher, SearchSpec, load_searcher, run_search, simulated_trial, trial_slots
+from raydim.tune.tuner import final_results
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import the tests
 
 # Noiseless and indifferent to the learning rate (the machinery is under test here, not lr handling: a
 # diverged trial's rerun at a third of its rate scores the same)
@@ -108,6 +116,103 @@ def test_search_resumes_after_its_driver_is_killed(ray_cluster, tmp_path):
     for trial in before:  # nothing done before the kill was lost or redone
         if trial["status"] == "completed":
             assert after[trial["request"]["trial_id"]] == trial
+
+
+STARTS = "starts"  # param_space entry: the folder where every start of a trial leaves a line in a file named by its id
+
+
+def counted_crash_once(config):
+    """simulated_trial, half a second slower, counting its starts; mrpc's first subspace trial raises once."""
+    folder = Path(config[STARTS])
+    with open(folder / config["trial_id"], "a") as f:
+        f.write("started\n")
+    time.sleep(0.5)
+    if config["task"] == "mrpc" and config["d"] is not None and config["attempt"] == 0:
+        try:
+            (folder / "crashed").touch(exist_ok=False)  # atomic: one crash
+        except FileExistsError:
+            pass
+        else:
+            raise RuntimeError(f"simulated crash at d={config['d']}")
+    simulated_trial(config)
+
+
+STOPPED_DRIVER = textwrap.dedent("""
+    import sys
+    import ray
+    from raydim.tune import run_search
+    from tests.tune.test_tuner import CURVE_SPACE, STARTS, counted_crash_once, stopped_spec, targets
+
+    ray.init(address=sys.argv[1])
+    run_search(stopped_spec(sys.argv[2]), targets=targets(), trainable=counted_crash_once,
+               param_space={**CURVE_SPACE, STARTS: sys.argv[3]}, verbose=0)
+""")
+
+
+def stopped_spec(storage: str) -> SearchSpec:
+    """No Tune restarts (max_failures=0): the crash reaches the searcher, which reruns it as attempt 1."""
+    return SearchSpec(name="stopped", storage=storage, max_concurrent=2, cpus_per_trial=0.5, max_failures=0,
+                      search=SETTINGS.to_dict())
+
+
+def starts(folder: Path) -> dict[str, int]:
+    return {f.name: len(f.read_text().splitlines()) for f in folder.iterdir() if f.name != "crashed"}
+
+
+@pytest.mark.slow
+def test_resume_reruns_only_the_trials_in_flight_at_the_stop(ray_cluster, tmp_path):
+    """Ctrl-C after a trial errored and the searcher reran it: --resume starts again only the trials that were
+    running at the stop. The errored trial is not rerun, and every row stored before the stop is read back
+    unchanged (its error stays an error)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    folder = tmp_path / STARTS
+    folder.mkdir()
+    driver = subprocess.Popen([sys.executable, "-c", STOPPED_DRIVER, ray_cluster, str(tmp_path), str(folder)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = ResultsStore.at(str(tmp_path))
+    deadline = time.monotonic() + 180
+    while not any(r.retry_of and r.status == "completed" for r in store.rows("stopped")):
+        assert driver.poll() is None and time.monotonic() < deadline, "the driver ended before it was stopped"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=120) == 0
+    before = {(r.trial_id, r.attempt): r for r in store.rows("stopped")}
+    ended = {trial_id for trial_id, _ in before}
+    in_flight = set(starts(folder)) - ended
+    [errored] = [r for r in before.values() if r.status == "error"]
+    assert errored.error == f"RuntimeError: simulated crash at d={errored.d}"
+
+    assert_found_true_d90(run_search(stopped_spec(str(tmp_path)), resume=True, trainable=counted_crash_once,
+                                     verbose=0))
+    after = {(r.trial_id, r.attempt): r for r in store.rows("stopped")}
+    assert {k: after[k] for k in before} == before  # nothing stored before the stop changed (no error flipped)
+    counts = starts(folder)
+    assert all(counts[t] == 1 for t in ended)  # no trial that had ended ran again, the errored one included
+    assert all(counts[t] == 2 for t in in_flight)  # each trial cut short ran again, to the end
+    assert {t for t, _ in after} == set(counts)  # and every trial started has its one row
+    trials = load_searcher(str(tmp_path / "stopped")).policy.state_dict()["trials"]
+    assert len(after) == len(trials)
+
+
+def test_a_key_left_unfinished_by_a_stop_is_interrupted_not_budget_exhausted():
+    """final_results: a key whose trials were still running when the run stopped is incomplete and flagged
+    interrupted (its proposed trials fill its budget, but --resume runs them); a finished run is left as it is."""
+    [mrpc, _] = targets()
+    curve = CURVES_BY_KEY[mrpc.key]
+    policy = SearchPolicy([mrpc], dataclasses.replace(SETTINGS, max_trials=2))
+    [baseline] = policy.propose(2)  # the subspace search waits for its threshold
+    policy.record_result(baseline.trial_id, curve(baseline))
+    while policy.propose(1):  # then subspace trials until the budget is spent, in flight at the stop
+        pass
+    assert policy.progress()[0].trials_running > 0 and not policy.key_finished(mrpc.key.id)
+    assert BUDGET_EXHAUSTED in policy.result(mrpc.key.id).flags
+    [result] = final_results(policy)
+    assert result.status == "incomplete" and INTERRUPTED in result.flags and BUDGET_EXHAUSTED not in result.flags
+
+    finished = SearchPolicy([mrpc], SETTINGS)
+    run_simulated(finished, curve, slots=2)
+    assert final_results(finished) == finished.results()
 
 
 def test_resume_and_restart_mistakes_are_clear(ray_cluster, tmp_path):
