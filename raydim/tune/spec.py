@@ -178,7 +178,9 @@ class SearchSpec:
         Every model's config is read here too, so a ``max_length`` beyond a model's positions is refused now,
         not when a trial first meets a row that long."""
         for model in self.models:
-            check_max_length(parse_model_ref(model), self.train.get("max_length", TrainConfig.max_length))
+            for checkpoint in self.checkpoints:  # a ladder folder is a model only with its checkpoint named
+                check_max_length(parse_model_ref(model_spec(model, checkpoint)),
+                                 self.train.get("max_length", TrainConfig.max_length))
         facts = {}
         for task in self.tasks:
             data = self.data_spec(task).load()
