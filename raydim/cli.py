@@ -205,9 +205,9 @@ def _cmd_search(args: argparse.Namespace) -> None:
     check_address(address)
     # a new run loads every task's data, and every model checkpoint's tokenizer and config, here, so a bad path
     # or revision fails before Ray starts
-    targets = None if resume else spec.targets()
     if not resume:
-        check_models(spec)
+        check_models(spec)  # first: a missing revision or ladder checkpoint is named as such
+    targets = None if resume else spec.targets()
     try:
         results = run_search(spec, targets=targets, address=address, resume=resume, on_progress=print_progress,
                              verbose=0)
