@@ -263,14 +263,14 @@ class SearchPolicy:
         limits = self._thresholds(key_id, history)
         if limits is None:
             return None
-        sd = self.noise_sd(key_id, limits.value)
+        kappa, df = self.noise_factor()
         if self.targets[key_id].baseline is not None:
             full_sd = 0.0
         else:
             _, _, seeds = history.baseline_score()
-            full_sd = self.noise_factor()[0] * self.prior_sd(key_id, limits.baseline) / math.sqrt(max(seeds, 1))
+            full_sd = kappa * self.prior_sd(key_id, limits.baseline) / math.sqrt(max(seeds, 1))
         return Reference(chance=limits.chance, full=limits.baseline, full_sd=full_sd, ratio=self.settings.ratio,
-                         kind=limits.used, noise_sd=sd, noise_df=self.noise_factor()[1])
+                         kind=limits.used, noise_sd=kappa * self.prior_sd(key_id, limits.value), noise_df=df)
 
     def _in_noise(self, key_id: str, limits: Thresholds) -> bool:
         """The threshold lies within one trial's noise of the trivial predictor: a constant would pass."""

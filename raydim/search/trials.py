@@ -145,10 +145,6 @@ class KeyHistory:
     def tried_ds(self) -> set[int]:
         return {r.request.d for r in self.subspace()}
 
-    def next_seed(self, d: int, lr: float, first_seed: int) -> int:
-        """The first seed not yet used at (d, lr): reruns of a failed trial keep its seed."""
-        return first_seed + len({req.seed for req in self.tried(d) if req.lr == lr})
-
     def baseline_metric(self) -> float | None:
         """Best over learning rates of the mean over seeds, like every score; None if none completed."""
         return self.baseline_score()[0]
