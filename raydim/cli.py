@@ -224,13 +224,25 @@ def _cmd_search(args: argparse.Namespace) -> None:
 
 
 def check_models(spec) -> None:
-    """Every (model, checkpoint) of ``spec`` loads as a classifier: a missing revision or checkpoint is one line."""
+    """Every (model, checkpoint) of ``spec`` takes its ``max_length`` and loads as a classifier: a length beyond
+    the model's positions, a missing revision or checkpoint is one line."""
     from raydim.models import check_classifier
     from raydim.tune.template import model_spec
 
+    from raydim.models.loading import MaxLengthError, check_max_length
+    from raydim.train import TrainConfig
+
+    max_length = spec.train.get("max_length", TrainConfig.max_length)
     for model in spec.models:
         for checkpoint in spec.checkpoints:
-            check_classifier(parse_model_ref(model_spec(model, checkpoint)))
+            ref = parse_model_ref(model_spec(model, checkpoint))
+            try:  # from the architecture's config alone (shipped for aliases): works offline
+                check_max_length(ref, max_length)
+            except MaxLengthError:
+                raise
+            except RaydimError:
+                pass  # a config that cannot be read: check_classifier names why (no such revision, ...)
+            check_classifier(ref)
 
 
 def _cmd_report(args: argparse.Namespace) -> None:

@@ -157,13 +157,17 @@ def max_positions(config: PretrainedConfig) -> int | None:
     return positions
 
 
+class MaxLengthError(RaydimError):
+    """``max_length`` is beyond the model's positions (as opposed to a model whose config cannot be read)."""
+
+
 def check_max_length(ref: ModelRef, max_length: int) -> None:
     """Refuse a ``max_length`` beyond the model's positions, before any work: an input that long fails only
     when a batch first holds one (an index error deep in the embeddings), maybe hours in. Refused rather
     than clamped, so that the length a result was measured at is the one asked for."""
     limit = max_positions(load_config(ref.with_checkpoint(RANDOM_INIT)))  # the same architecture at every checkpoint
     if limit is not None and max_length > limit:
-        raise RaydimError(f"max length {max_length} exceeds the {limit} positions of model {ref.name!r}; "
+        raise MaxLengthError(f"max length {max_length} exceeds the {limit} positions of model {ref.name!r}; "
                           f"lower --max-length (train.max_length in a search space) to {limit} or less")
 
 

@@ -127,7 +127,8 @@ def test_bad_checkpoints_are_one_line_errors_before_ray(case: str, message: str,
             {k: v for k, v in settings.items() if k not in ("eos_token", "bos_token", "unk_token", "pad_token")}))
     else:
         transformers.MarianConfig(vocab_size=64, d_model=8).save_pretrained(root)
-    argv = ["search", "--storage", str(tmp_path / "runs"), "--model", model, *task_files]
+    argv = ["search", "--storage", str(tmp_path / "runs"), "--model", model, *task_files,
+            "--max-length", "32"]  # within the tiny models' 64 positions: the mistake under test is the only one
     capsys.readouterr()  # the setup's own output
     code = main(argv + [a for c in checkpoints for a in ("--checkpoint", c)])
     err = capsys.readouterr().err.strip()
