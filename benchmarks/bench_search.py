@@ -11,8 +11,10 @@ collapses at too high a rate, and the baseline at the profile's first full-fine-
 rate, as many epochs as the profile trains. Each curve is searched with 2 and 8 slots, with and without stopping decided
 trials early. It prints, per profile and slots, how often the interval contains the
 true d90 (coverage, against the nominal level), the median width (high/low; an
-open end counts as infinite), trials per key and trial-epochs, then one summary
-line for the default profile.
+open end counts as infinite), trials per key and trial-epochs, the share of
+trial-epochs an oracle could save by stopping every clearly failing trial (best
+epoch below T − 2σ) after its first epoch — the most any hopeless-trial rule could
+save — then one summary line for the default profile.
 
 Each curve (raydim.search.simulator.random_curve: true d90 log-uniform in [50, 50000],
 seed noise sd 0.005–0.01, a learning-rate optimum up to 10× from the first guess and
@@ -98,20 +100,21 @@ def coverage_curve(job: tuple[str, tuple[dict, int], int, int, tuple[int, ...]])
             low, high = r.d90_low or 0.0, r.d90_high or math.inf
             rows.append({"profile": profile, "k": k, "early_stop": early_stop, "covered": low <= curve.d90 <= high,
                          "width": high / low if low else math.inf, "trials": r.trials_used, "epochs": run.epochs,
-                         "level": settings.level})
+                         "hopeless": run.hopeless_epochs * (epochs - 1) / epochs, "level": settings.level})
     return rows
 
 
 def summarize_coverage(rows: list[dict]) -> tuple[str, str]:
     """The per-profile table, and the summary line of the default profile (early stopping on, all slots)."""
-    lines = ["| profile | slots | early stop | coverage | nominal | median width | trials/key | trial-epochs |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| profile | slots | early stop | coverage | nominal | median width | trials/key | trial-epochs | "
+             "hopeless-stop bound |", "|---|---|---|---|---|---|---|---|---|"]
     groups = sorted({(r["profile"], r["k"], r["early_stop"]) for r in rows}, key=lambda g: (g[0], g[1], not g[2]))
     for profile, k, early in groups:
         mine = [r for r in rows if (r["profile"], r["k"], r["early_stop"]) == (profile, k, early)]
         lines.append(f"| {profile} | {k} | {'yes' if early else 'no'} | {np.mean([r['covered'] for r in mine]):.0%} | "
                      f"{mine[0]['level']:.0%} | {np.median([r['width'] for r in mine]):.2f} | "
-                     f"{np.mean([r['trials'] for r in mine]):.1f} | {np.mean([r['epochs'] for r in mine]):.1f} |")
+                     f"{np.mean([r['trials'] for r in mine]):.1f} | {np.mean([r['epochs'] for r in mine]):.1f} | "
+                     f"{sum(r['hopeless'] for r in mine) / sum(r['epochs'] for r in mine):.0%} |")
     default = [r for r in rows if r["profile"] == DEFAULT_PROFILE and r["early_stop"]]
     summary = (f"coverage={100 * np.mean([r['covered'] for r in default]):.0f} "
                f"nominal={100 * default[0]['level']:.0f} median_width={np.median([r['width'] for r in default]):.2f} "

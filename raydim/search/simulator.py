@@ -142,6 +142,7 @@ one). The full fine-tune's best lr is ``baseline_lr``. Epoch 1
 class SimulatedRun(NamedTuple):
     rounds: int  # synchronous rounds of ``slots`` trials: bounds the wall-clock of a real run
     epochs: int  # trial-epochs run: the compute, which stopping decided trials early saves
+    hopeless_epochs: int = 0  # of those, epochs of subspace trials whose best epoch stayed below T − 2σ
 
 
 def run_search(policy: SearchPolicy, curve: SimulatedCurve | Callable[[TrialRequest], float], slots: int,
@@ -151,16 +152,22 @@ def run_search(policy: SearchPolicy, curve: SimulatedCurve | Callable[[TrialRequ
     Each round proposes up to ``slots`` trials, runs them all, then records them:
     the slowest possible schedule, so rounds bound the wall-clock of a real run.
     ``curve`` may also be any function of a request to its metric: a one-epoch trial.
+    ``hopeless_epochs`` bounds what stopping hopeless trials could save: an oracle
+    that stopped every clearly failing trial after its first epoch would save
+    (E − 1)/E of them.
     """
-    epochs = 0
+    epochs = hopeless = 0
     for rounds in range(max_rounds):
         if policy.finished():
-            return SimulatedRun(rounds, epochs)
+            return SimulatedRun(rounds, epochs, hopeless)
         requests = policy.propose(slots)
         if not requests:
             raise RuntimeError("the policy proposed nothing with no trial running and is not finished")
         for request in requests:
             score, censored, ran = curve.run(request) if isinstance(curve, SimulatedCurve) else (curve(request), False, 1)
             epochs += ran
+            if isinstance(curve, SimulatedCurve) and request.d is not None and \
+                    curve.metric(request.d, request.lr, request.seed) < curve.threshold - 2 * curve.noise_sd:
+                hopeless += ran
             policy.record_result(request.trial_id, score, censored=censored)
     raise RuntimeError(f"the search did not finish within {max_rounds} rounds")
