@@ -21,6 +21,7 @@ from raydim.errors import DamagedStoreWarning, RaydimError
 from raydim.table import format_table
 from raydim.methods import METHODS
 from raydim.models import ALIASES, DEFAULT_MODEL, count_parameters, parse_model_ref
+from raydim.strategies import STRATEGIES
 from raydim.writable import check_file, check_folder, check_storage
 
 
@@ -351,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="append", metavar="TASK=METRIC",
                    help="known full fine-tune metric: skips those full fine-tunes (repeat per task)")
     g = p.add_argument_group("search")
-    g.add_argument("--strategy", choices=["d90", "grid", "optuna"], help="default: d90 (bracket + k-section)")
+    g.add_argument("--strategy", choices=list(STRATEGIES), help="default: d90 (bracket + k-section)")
     g.add_argument("--ratio", type=float, help="d90's fraction of the full fine-tune (default: 0.9)")
     g.add_argument("--threshold", choices=["paper", "relative"],
                    help="ratio × full (paper, default), or chance + ratio × (full − chance)")
