@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", action="append",
                    help="final, random-init, a hub revision or a ladder folder's checkpoint "
                         "(repeat for several; default: final)")
-    p.add_argument("--method", action="append", choices=["said", "did"], help="repeat for both (default: said)")
+    p.add_argument("--method", action="append", choices=[m for m in METHODS if m != "full"],  # full: the baseline
+                   help="repeat for several (default: said)")
     p.add_argument("--baseline", action="append", metavar="TASK=METRIC",
                    help="known full fine-tune metric: skips those full fine-tunes (repeat per task)")
     g = p.add_argument_group("search")

@@ -24,7 +24,6 @@ from raydim.models.registry import DEFAULT_MODEL, parse_model_ref
 from raydim.search import KeyTarget, SearchKey, SearchSettings
 from raydim.train.config import TrainConfig
 from raydim.tune.template import TrialTemplate, model_spec
-from raydim.tune.space import space_errors
 
 RESOURCE_FIELDS = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures")
 LIST_FIELDS = ("tasks", "models", "checkpoints", "methods")
@@ -88,6 +87,8 @@ class SearchSpec:
             object.__setattr__(self, "models", tuple(_absolute_model(m) for m in self.models))
         if isinstance(self.storage, str) and "://" not in self.storage:
             object.__setattr__(self, "storage", str(Path(self.storage).expanduser().resolve()))
+        from raydim.tune.space import space_errors  # pydantic: loaded by the commands that build a spec, only
+
         errors, bad = space_errors(self._as_file())
         errors += self._errors(bad)
         if errors:
@@ -210,6 +211,8 @@ class SearchSpec:
             flat.update({k: v for k, v in resources.items() if k in RESOURCE_FIELDS})
         else:
             dropped["resources"] = resources
+        from raydim.tune.space import space_errors
+
         errors = space_errors(dropped)[0]
         try:
             spec = cls(**flat)
