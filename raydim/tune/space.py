@@ -1,6 +1,6 @@
 """The shape of a search-space file, declared as pydantic models: which keys exist at every level, of what type,
 in what range. :func:`space_errors` checks a YAML-shaped dict against it and says every problem at once, each
-naming its key (``search.max_trials must be an integer, got 'three'``, ``resources.cpus_per_trial=0: must be
+naming its key (``search.max_trials must be an integer, got 'three'``, ``resources.cpus_per_trial=0 must be
 > 0 (fractions allowed)``, ``unknown train setting(s) ['lr']; known: ...``).
 
 The ``data``, ``train`` and ``search`` sections are built from the dataclasses they fill
@@ -31,8 +31,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 # singular and plural of each plain type, for "expected an integer", "expected a list of numbers"
 _NOUNS = {int: ("an integer", "integers"), float: ("a number", "numbers"), bool: ("true or false", "booleans"),
           str: ("a string", "strings"), type(None): ("null", "nulls")}
-_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="), "less_than": ("lt", "<"),
-           "less_than_equal": ("le", "<=")}
+# a value of the right type that breaks a field's constraint: the field's description says the rule to the user
+_RULES = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "string_pattern_mismatch")
 
 
 def _section(cls: type, leave_out: tuple[str, ...] = ()) -> type[BaseModel]:
@@ -53,10 +53,10 @@ class Resources(BaseModel):
     """What each trial gets, and how many run and retry."""
 
     model_config = _STRICT
-    cpus_per_trial: float = Field(1.0, gt=0, description="fractions allowed")
-    gpus_per_trial: float = Field(0.0, ge=0, description="0.5 packs two trials per GPU")
-    max_concurrent: int | None = Field(None, ge=1, description="or left out: as many as the cluster runs")
-    max_failures: int = Field(1, ge=0, description="restarts of a crashed trial from its checkpoint")
+    cpus_per_trial: float = Field(1.0, gt=0, description="must be > 0 (fractions allowed)")
+    gpus_per_trial: float = Field(0.0, ge=0, description="must be >= 0 (0.5 packs two trials per GPU)")
+    max_concurrent: int | None = Field(None, ge=1, description="must be a positive integer, or left out")
+    max_failures: int = Field(1, ge=0, description="must be an integer >= 0 (restarts from the last checkpoint)")
 
 
 class SearchSpace(BaseModel):
@@ -73,7 +73,7 @@ class SearchSpace(BaseModel):
     baselines: dict[str, float] = {}
     resources: Resources = Resources()
     name: str = Field("raydim-search", pattern=NAME_PATTERN,
-                      description="use letters, digits, '.', '_' and '-' (it names a folder)")
+                      description="must use letters, digits, '.', '_' and '-' (it names a folder)")
     storage: str | None = None
 
 
@@ -119,11 +119,8 @@ def _message(key: tuple[str, ...], value: Any, problem: dict[str, Any]) -> str:
     if problem["type"] == "too_short":
         return f"{where} is empty; give at least one"
     field = _field(key)
-    if problem["type"] in _BOUNDS:
-        bound, sign = _BOUNDS[problem["type"]]
-        return f"{where}={value!r}: must be {sign} {problem['ctx'][bound]:g} ({field.description})"
-    if problem["type"] == "string_pattern_mismatch":
-        return f"{where}={value!r}: {field.description}"
+    if problem["type"] in _RULES:
+        return f"{where}={value!r} {field.description}"
     return f"{where} must be {describe(field.annotation)}, got {value!r}"
 
 

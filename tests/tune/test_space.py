@@ -25,9 +25,9 @@ def test_yaml_lists_fill_tuples_and_booleans_stay_booleans():
 def test_a_value_out_of_range_names_key_value_and_rule():
     errors, _ = space_errors({"resources": {"cpus_per_trial": 0, "max_concurrent": 0}, "name": "a b", "tasks": []})
     assert errors == ["tasks is empty; give at least one",
-                      "resources.cpus_per_trial=0: must be > 0 (fractions allowed)",
-                      "resources.max_concurrent=0: must be >= 1 (or left out: as many as the cluster runs)",
-                      "name='a b': use letters, digits, '.', '_' and '-' (it names a folder)"]
+                      "resources.cpus_per_trial=0 must be > 0 (fractions allowed)",
+                      "resources.max_concurrent=0 must be a positive integer, or left out",
+                      "name='a b' must use letters, digits, '.', '_' and '-' (it names a folder)"]
 
 
 def test_unknown_keys_at_every_level_name_the_known_ones_top_level_first():
