@@ -21,6 +21,7 @@ from raydim.errors import DamagedStoreWarning, RaydimError
 from raydim.table import format_table
 from raydim.methods import METHODS
 from raydim.models import ALIASES, DEFAULT_MODEL, count_parameters, parse_model_ref
+from raydim.strategies import STRATEGIES
 from raydim.writable import check_file, check_folder, check_storage
 
 
@@ -347,11 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", action="append",
                    help="final, random-init, a hub revision or a ladder folder's checkpoint "
                         "(repeat for several; default: final)")
-    p.add_argument("--method", action="append", choices=["said", "did"], help="repeat for both (default: said)")
+    p.add_argument("--method", action="append", choices=[m for m in METHODS if m != "full"],  # full: the baseline
+                   help="repeat for several (default: said)")
     p.add_argument("--baseline", action="append", metavar="TASK=METRIC",
                    help="known full fine-tune metric: skips those full fine-tunes (repeat per task)")
     g = p.add_argument_group("search")
-    g.add_argument("--strategy", choices=["d90", "grid", "optuna"], help="default: d90 (bracket + k-section)")
+    g.add_argument("--strategy", choices=list(STRATEGIES), help="default: d90 (bracket + k-section)")
     g.add_argument("--ratio", type=float, help="d90's fraction of the full fine-tune (default: 0.9)")
     g.add_argument("--threshold", choices=["paper", "relative"],
                    help="ratio × full (paper, default), or chance + ratio × (full − chance)")

@@ -8,12 +8,13 @@ where results straddle the threshold), ``grid`` (a uniform log-d sweep) and
 """
 
 from raydim.search.keys import FULL, KeyTarget, SearchKey
-from raydim.search.policy import STRATEGIES, SearchPolicy
+from raydim.search.policy import SearchPolicy
 from raydim.search.results import KeyProgress, KeyResult
 from raydim.search.settings import SearchSettings
 from raydim.search.simulator import SimulatedCurve, random_curve
 from raydim.search.thresholds import Thresholds, thresholds
 from raydim.search.trials import TrialRequest
+from raydim.strategies import STRATEGIES
 
 __all__ = [
     "FULL", "KeyProgress", "KeyResult", "KeyTarget", "STRATEGIES", "SearchKey", "SearchPolicy", "SearchSettings",

@@ -25,38 +25,23 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from raydim.errors import RaydimError
 from raydim.search.collapse import collapsed
 from raydim.search.crossing import Reference
-from raydim.search.d90 import D90Search
-from raydim.search.grid import GridSweep
 from raydim.search.keys import KeyTarget
 from raydim.search.noise import noise_factor, replicate_groups, sampling_sd
-from raydim.search.optuna_search import OptunaSearch
 from raydim.search.results import (BASELINE_SUPPLIED, BUDGET_EXHAUSTED, INCOMPLETE, NO_BASELINE,
                                    THRESHOLD_IN_NOISE, KeyProgress, KeyResult, Outcome)
 from raydim.search.settings import SearchSettings
 from raydim.search.thresholds import BASELINE_AT_CHANCE, Thresholds, thresholds
 from raydim.search.trials import COMPLETED, FAILED, RUNNING, KeyHistory, Point, TrialRecord, TrialRequest
+from raydim.strategies import Strategy, get_strategy
 
 STATE_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 states (no censoring, no divergence flag) load with those fields off
 BASELINE_FAILED = "baseline_failed"  # result flag: every full fine-tune failed
-
-
-class Strategy(Protocol):
-    """Pure: given one key's history (and its threshold's make-up, once known), what runs next and what it concludes."""
-
-    name: str
-
-    def next_trials(self, history: KeyHistory, reference: Reference | None, n: int, key_id: str) -> list[Point]: ...
-
-    def outcome(self, history: KeyHistory, reference: Reference) -> Outcome: ...
-
-
-STRATEGIES: dict[str, type[Strategy]] = {"d90": D90Search, "grid": GridSweep, "optuna": OptunaSearch}
 
 
 class SearchPolicy:
@@ -71,7 +56,7 @@ class SearchPolicy:
             if target.key.id in self.targets:
                 raise RaydimError(f"key {target.key.id} is given twice; give each (task, model, checkpoint, method) once")
             self.targets[target.key.id] = target
-        self.strategy: Strategy = STRATEGIES[self.settings.strategy](self.settings)
+        self.strategy: Strategy = get_strategy(self.settings.strategy)(self.settings)
         self._trials: dict[str, TrialRecord] = {}
         self._order: dict[str, int] = {}  # trial id → when it was proposed
         self._by_key: dict[str, list[TrialRecord]] = {}  # request.key.id → records; baselines under the "full" key

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from raydim.errors import RaydimError
+from raydim.strategies import STRATEGIES
 from raydim.subspace_lr import REFERENCE_D, rescale_lr
 
-STRATEGY_NAMES = ("d90", "grid", "optuna")  # see raydim.search.policy.STRATEGIES
 THRESHOLD_KINDS = ("paper", "relative")
 RETIRED = ("confidence_z",)  # settings an older raydim saved that no longer mean anything: ignored on load
 
@@ -66,7 +66,7 @@ class SearchSettings:
             if not ok:
                 errors.append(f"{field}={getattr(self, field)!r}: {fix}")
 
-        check(self.strategy in STRATEGY_NAMES, "strategy", f"use one of {', '.join(STRATEGY_NAMES)}")
+        check(self.strategy in STRATEGIES, "strategy", f"use one of {', '.join(STRATEGIES)}")
         check(0 < self.ratio <= 1, "ratio", "must be in (0, 1]; the paper uses 0.9")
         check(self.threshold in THRESHOLD_KINDS, "threshold", f"use one of {', '.join(THRESHOLD_KINDS)}")
         check(self.d_min >= 1, "d_min", "must be a positive integer")

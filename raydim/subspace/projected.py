@@ -35,7 +35,7 @@ from torch import nn
 from raydim.errors import RaydimError
 from raydim.subspace.fastfood import Fastfood
 from raydim.subspace.lending import WeightLender
-from raydim.subspace.layout import GROUPINGS, ParameterLayout, build_layout, flatten_parameters
+from raydim.subspace.layout import GROUPINGS, ParameterLayout, flatten_parameters
 
 NORMALIZATIONS = ("per_tensor", "global")
 _STAGING_ROWS = 1 << 21  # the gradient window: 8 MiB, more than one MiniLM/BERT-base block's tensors
@@ -58,7 +58,7 @@ class SubspaceConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.d, int) or self.d <= 0:
-            raise RaydimError(f"d must be a positive integer, got {self.d!r}")
+            raise RaydimError(f"d must be a positive integer, got {self.d!r}: the subspace dimension, e.g. d=1000")
         if self.normalization not in NORMALIZATIONS:
             raise RaydimError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
         if self.grouping not in GROUPINGS:
@@ -66,20 +66,23 @@ class SubspaceConfig:
 
 
 class SubspaceModel(nn.Module):
-    """Wraps a model so only ``theta_d`` (and, for SAID, the per-group scales ``lambdas``) train."""
+    """Wraps a model so only ``theta_d`` (and, when ``scaled``, the per-group scales ``lambdas``) train.
 
-    def __init__(self, model: nn.Module, config: SubspaceConfig, said: bool, model_name: str = "model") -> None:
+    ``layout`` says which parameters P spans and how they group; ``scaled`` learns one λ per
+    group, counted in d (SAID: :mod:`raydim.methods.said`), else λ ≡ 1 (DID). The methods
+    choose both; this class is the engine they share.
+    """
+
+    def __init__(self, model: nn.Module, config: SubspaceConfig, layout: ParameterLayout, scaled: bool,
+                 model_name: str = "model") -> None:
         super().__init__()
-        self.model, self.config, self.said = model, config, said
-        self.layout: ParameterLayout = build_layout(model, config.grouping if said else "tensor")
+        self.model, self.config, self.layout = model, config, layout
         segments = self.layout.segments
-        m = self.layout.m if said else 0
+        m = self.layout.m if scaled else 0
         if config.d > self.layout.D:
             raise RaydimError(f"d must not exceed the {self.layout.D:,} parameters of {model_name}, got {config.d:,}")
-        if said and config.d <= m:
-            raise RaydimError(
-                f"d must exceed the {m} SAID groups of {model_name} (d counts the {m} scales too), got {config.d}"
-            )
+        if config.d <= m:
+            raise RaydimError(f"d must exceed the {m} learned scales of {model_name}, got {config.d}")
         self.theta0 = flatten_parameters(model, self.layout)  # the model's own weights, only ever read
         # θ_d, λ and every buffer θ's rows pass through take the model's dtype: a float64 model trains in float64
         device, dtype = self.theta0.device, self.theta0.dtype
@@ -87,7 +90,7 @@ class SubspaceModel(nn.Module):
                                    segments=[s.numel for s in segments],
                                    normalization=config.normalization, device=device)
         self.theta_d = nn.Parameter(torch.zeros(config.d - m, dtype=dtype, device=device))
-        self.lambdas = nn.Parameter(torch.ones(m, dtype=dtype, device=device)) if said else None
+        self.lambdas = nn.Parameter(torch.ones(m, dtype=dtype, device=device)) if scaled else None
         # λ as the running forward (and its backward) use it: per segment for the kernel, per group for the pull-back
         self._segment_group = torch.tensor([s.group for s in segments], device=device)
         self._weights = torch.ones(len(segments), dtype=dtype, device=device)

@@ -52,16 +52,11 @@ class TrainConfig:
     group_by_length: bool = False
 
     def __post_init__(self) -> None:
-        errors = []
-        method = None
         try:
-            method = get_method(self.method)
+            method_error = get_method(self.method).d_error(self.d)
         except RaydimError as e:
-            errors.append(str(e))
-        if method is not None and method.uses_subspace and self.d is None:
-            errors.append(f"method {self.method!r} needs the subspace dimension: pass --d (e.g. --d 1000)")
-        if method is not None and not method.uses_subspace and self.d is not None:
-            errors.append("method 'full' trains every parameter: drop --d (or pick --method did/said)")
+            method_error = str(e)
+        errors = [method_error] if method_error else []
         if self.d is not None and self.d <= 0:
             errors.append(f"d must be a positive integer, got {self.d}")
         for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "train_eval_samples"):

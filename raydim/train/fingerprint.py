@@ -34,9 +34,9 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from raydim.data.loading import TaskData
+from raydim.methods import get_method
 from raydim.models.loading import load_config
 from raydim.models.registry import ModelRef
-from raydim.subspace.layout import build_layout
 
 # Bump when results would change for the same settings, data and weights: stored trials are then not reused.
 # 1: the first engine whose rows carry fingerprints.
@@ -72,14 +72,15 @@ def model_fingerprint(ref: ModelRef) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def expected_layout_fingerprint(ref: ModelRef, num_labels: int, method: str, grouping: str) -> str | None:
-    """The layout a DID/SAID trial of this model will train with, built on the meta device (no weights read);
-    None for a full fine-tune, which has no subspace."""
-    if method == "full":
+    """The layout a subspace trial of this model will train with (its method's), built on the meta device (no
+    weights read); None for a method without a subspace, such as the full fine-tune."""
+    layout = get_method(method).layout
+    if layout is None:
         return None
     config = load_config(ref, num_labels)
     with torch.device("meta"):
         model = AutoModelForSequenceClassification.from_config(config)
-    return build_layout(model, grouping if method == "said" else "tensor").fingerprint()
+    return layout(model, grouping).fingerprint()
 
 
 def _folder(ref: ModelRef) -> Path | None:

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from raydim.data.loading import TaskData, subsample
 from raydim.data.tokenize import make_dataloader, tokenize_task_data
 from raydim.errors import DIVERGED, RaydimError
-from raydim.methods import TrainableMethod, get_method
+from raydim.methods import get_method
+from raydim.methods.base import TrainableMethod
 from raydim.models import check_max_length, load_model, load_tokenizer, parse_model_ref
 from raydim.train.config import TrainConfig
 from raydim.train.evaluate import evaluate

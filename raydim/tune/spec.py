@@ -8,7 +8,6 @@ here, because Tune runs each trial in its own working directory.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,13 @@ from raydim.data.spec import DataSpec
 from raydim.data.tasks import get_task
 from raydim.data.utf8 import read_utf8
 from raydim.errors import RaydimError
+from raydim.methods import METHODS, get_method
 from raydim.models.loading import check_max_length
 from raydim.models.registry import DEFAULT_MODEL, parse_model_ref
 from raydim.search import KeyTarget, SearchKey, SearchSettings
 from raydim.train.config import TrainConfig
-from raydim.tune.template import PER_TRIAL, TrialTemplate, model_spec
-from raydim.tune.value_types import type_errors
+from raydim.tune.template import TrialTemplate, model_spec
 
-SUBSPACE_METHODS = ("did", "said")
-DATA_FIELDS = tuple(f.name for f in fields(DataSpec) if f.name != "task")
-TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in PER_TRIAL)
-SEARCH_FIELDS = tuple(f.name for f in fields(SearchSettings))
 RESOURCE_FIELDS = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures")
 LIST_FIELDS = ("tasks", "models", "checkpoints", "methods")
 SECTIONS = (*LIST_FIELDS, "data", "train", "search", "baselines", "resources", "name", "storage")
@@ -77,49 +72,44 @@ class SearchSpec:
     storage: str | None = None
 
     def __post_init__(self) -> None:
-        for name in LIST_FIELDS:  # one name stands for a list of one
-            if isinstance(getattr(self, name), str):
-                object.__setattr__(self, name, (getattr(self, name),))
-        bad = type_errors(None, {f.name: getattr(self, f.name) for f in fields(self)}, SearchSpec)
-        if "baselines" in bad and isinstance(self.baselines, dict):  # name the entry, not the whole mapping
-            bad["baselines"] = "; ".join(f"baselines[{k!r}] = {v!r} must be a number (the full fine-tune's metric)"
-                                         for k, v in self.baselines.items() if not _is_number(v))
-        for name in set(LIST_FIELDS) - set(bad):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if "data" not in bad:
+        for name in LIST_FIELDS:  # one name stands for a list of one, and a list is a tuple here
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else
+                               tuple(value) if isinstance(value, list) else value)
+        if isinstance(self.data, dict):  # a section of another type is reported below
             data = _absolute_paths(dict(self.data), ("data_dir", "train_file", "eval_file"))
             if isinstance(data.get("text_columns"), str | list):
                 columns = data["text_columns"]
                 data["text_columns"] = tuple(c.strip() for c in columns.split(",")) if isinstance(columns, str) \
                     else tuple(columns)
             object.__setattr__(self, "data", data)
-        if "models" not in bad:
+        if isinstance(self.models, tuple) and all(isinstance(m, str) for m in self.models):
             object.__setattr__(self, "models", tuple(_absolute_model(m) for m in self.models))
         if isinstance(self.storage, str) and "://" not in self.storage:
             object.__setattr__(self, "storage", str(Path(self.storage).expanduser().resolve()))
-        errors = [*bad.values(), *self._errors(skip=set(bad))]
+        from raydim.tune.space import space_errors  # pydantic: loaded by the commands that build a spec, only
+
+        errors, bad = space_errors(self._as_file())
+        errors += self._errors(bad)
         if errors:
             raise RaydimError(INVALID + "; ".join(errors))
 
     # -- validation --------------------------------------------------------------------------------------------
 
-    def _errors(self, skip: set[str]) -> list[str]:
-        """Every problem but the wrong types (``skip``: the fields that have one, left unchecked here)."""
+    def _as_file(self) -> dict[str, Any]:
+        """The spec in the shape of its YAML file, values as they are (of any type: they are being checked)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in RESOURCE_FIELDS}
+        return {**values, "resources": {name: getattr(self, name) for name in RESOURCE_FIELDS}}
+
+    def _errors(self, bad: set[tuple[str, ...]]) -> list[str]:
+        """What a value may be beyond its key, type and range (:mod:`raydim.tune.space` checks those): tasks
+        that exist, sections their dataclasses accept, baselines that name a key. Entries with a problem of
+        their own (``bad``: ``("tasks",)``, ``("train", "epochs")``) are left out here."""
         errors: list[str] = []
-        for name in LIST_FIELDS:
-            if name not in skip and not getattr(self, name):
-                errors.append(f"{name} is empty; give at least one")
-        sections = {}  # each section's settings of a known name and the right type, for the checks of values
-        for name, known, cls in (("data", DATA_FIELDS, DataSpec), ("train", TRAIN_FIELDS, TrainConfig),
-                                 ("search", SEARCH_FIELDS, SearchSettings)):
-            if name in skip:
-                continue
-            values = getattr(self, name)
-            errors += _unknown(name, values, known)
-            wrong = type_errors(name, values, cls)
-            errors += wrong.values()
-            sections[name] = {k: v for k, v in values.items() if k in known and k not in wrong}
-        lists_ok = not skip & set(LIST_FIELDS)
+        # each section's settings of a known name and the right type, for the checks of values
+        sections = {name: {k: v for k, v in getattr(self, name).items() if (name, k) not in bad}
+                    for name in ("data", "train", "search") if (name,) not in bad}
+        lists_ok = not any((name,) in bad for name in LIST_FIELDS)
         if lists_ok and "data" in sections:
             if sections["data"].get("train_file"):
                 if len(self.tasks) != 1:
@@ -127,36 +117,27 @@ class SearchSpec:
             else:
                 for task in self.tasks:
                     errors += _error_of(lambda t=task: get_task(t))
-            errors += _error_of(lambda: DataSpec(task=self.tasks[0] if self.tasks else "mrpc", **sections["data"]))
+            errors += _error_of(lambda: DataSpec(task=self.tasks[0], **sections["data"]))
         if "train" in sections:
             errors += _error_of(lambda: TrainConfig(method="said", d=1000, **sections["train"]))
         if "search" in sections:
             errors += _error_of(lambda: SearchSettings(**{**sections["search"],
                                                           "parallelism": sections["search"].get("parallelism", 1)}))
         if lists_ok:
-            bad_methods = [m for m in self.methods if m not in SUBSPACE_METHODS]
+            searched = [m for m in METHODS if get_method(m).uses_subspace]
+            bad_methods = [m for m in self.methods if m not in searched]
             if bad_methods:
-                errors.append(f"methods {bad_methods}: a d90 is searched for {' or '.join(SUBSPACE_METHODS)} "
+                errors.append(f"methods {bad_methods}: a d90 is searched for {' or '.join(searched)} "
                               "(the full fine-tune is every key's baseline)")
             for model in self.models:
                 for checkpoint in self.checkpoints:
                     errors += _error_of(lambda m=model, c=checkpoint: parse_model_ref(model_spec(m, c)))
-            if "baselines" not in skip:
+            if ("baselines",) not in bad:
                 groups = {self._group(key) for key in self.keys()} | set(self.tasks)
                 for name in self.baselines:
                     if name not in groups:
                         errors.append(f"baselines[{name!r}] names no task or task:model@checkpoint of this search; "
                                       f"use one of {', '.join(sorted(groups))}")
-        resources = {
-            "cpus_per_trial": (lambda v: v > 0, "must be > 0 (fractions allowed)"),
-            "gpus_per_trial": (lambda v: v >= 0, "must be >= 0 (0.5 packs two trials per GPU)"),
-            "max_concurrent": (lambda v: v is None or v >= 1, "must be a positive integer, or left out"),
-            "max_failures": (lambda v: v >= 0, "must be an integer >= 0"),
-        }
-        errors += [f"{name}={getattr(self, name)!r} {fix}" for name, (ok, fix) in resources.items()
-                   if name not in skip and not ok(getattr(self, name))]
-        if "name" not in skip and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name):
-            errors.append(f"name={self.name!r}: use letters, digits, '.', '_' and '-' (it names a folder)")
         return errors
 
     # -- what the search runs ----------------------------------------------------------------------------------
@@ -219,23 +200,22 @@ class SearchSpec:
         together: unknown keys (naming the known ones), values of the wrong type, values out of range."""
         if not isinstance(values, dict):
             raise RaydimError(f"{source}: expected a mapping of settings at the top, got {type(values).__name__}")
-        errors = _unknown("top level", values, SECTIONS)
-        resources = values.get("resources") or {}
-        if not isinstance(resources, dict):
-            errors.append(f"resources must be a mapping of {', '.join(RESOURCE_FIELDS)}, got {resources!r}")
-            resources = {}
-        errors += _unknown("resources", resources, RESOURCE_FIELDS)
         # A file stands on its own: a section it leaves out is the dataclass defaults, not the quick profile's.
-        flat: dict[str, Any] = {"train": {}, "search": {}}
-        for section, value in values.items():
-            if section not in SECTIONS or section == "resources" or value is None:
-                continue
-            if section in ("data", "train", "search", "baselines") and not isinstance(value, dict):
-                errors.append(f"{section} must be a mapping of settings, got {value!r}")
-            else:
-                flat[section] = value
+        flat: dict[str, Any] = {"train": {}, "search": {},
+                                **{k: v for k, v in values.items() if k in SECTIONS and v is not None}}
+        resources = flat.pop("resources", {})
+        # what the spec has no field for (unknown keys, resources that are no mapping) is checked here
+        dropped = {k: v for k, v in values.items() if k not in SECTIONS}
+        if isinstance(resources, dict):
+            dropped["resources"] = {k: v for k, v in resources.items() if k not in RESOURCE_FIELDS}
+            flat.update({k: v for k, v in resources.items() if k in RESOURCE_FIELDS})
+        else:
+            dropped["resources"] = resources
+        from raydim.tune.space import space_errors
+
+        errors = space_errors(dropped)[0]
         try:
-            spec = cls(**flat, **{k: v for k, v in resources.items() if k in RESOURCE_FIELDS})
+            spec = cls(**flat)
         except RaydimError as e:
             errors.append(str(e).removeprefix(INVALID))
         if errors:
@@ -266,11 +246,6 @@ class SearchSpec:
         }
 
 
-def _unknown(section: str, values: dict[str, Any], known: tuple[str, ...]) -> list[str]:
-    unknown = sorted(set(values) - set(known))
-    return [f"unknown {section} setting(s) {unknown}; known: {', '.join(known)}"] if unknown else []
-
-
 def _error_of(check) -> list[str]:
     try:
         check()
@@ -279,10 +254,6 @@ def _error_of(check) -> list[str]:
     except (TypeError, ValueError) as e:
         return [str(e)]
     return []
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _absolute_paths(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

@@ -9,8 +9,7 @@ import pytest
 
 from raydim.errors import RaydimError
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve, random_curve
-from raydim.search.policy import STRATEGIES
-from raydim.search.settings import STRATEGY_NAMES
+from raydim.strategies import STRATEGIES, get_strategy
 from raydim.search.simulator import run_search
 from raydim.search.trials import TrialRequest
 
@@ -205,8 +204,18 @@ def test_trials_can_carry_the_callers_ids():
         policy.propose(2, trial_ids=["x"])
 
 
-def test_every_strategy_name_is_registered():
-    assert tuple(STRATEGIES) == STRATEGY_NAMES
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_every_registered_strategy_loads_under_its_own_name(name):
+    """The settings check and the CLI accept exactly the registry's names; each must load and run a search."""
+    assert get_strategy(name).name == name
+    policy = SearchPolicy([KeyTarget(KEY_A, chance=0.5)], settings(strategy=name, max_trials=6))
+    run_search(policy, CURVE, slots=2)
+    assert policy.finished()
+
+
+def test_an_unknown_strategy_lists_the_registered_ones():
+    with pytest.raises(RaydimError, match="strategy='bayes': use one of d90, grid, optuna"):
+        settings(strategy="bayes")
 
 
 def test_result_record_is_plain_data():
