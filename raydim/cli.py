@@ -13,15 +13,20 @@ import time
 import warnings
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 from raydim.atomic import write_json_atomically
-from raydim.data import GLUE_TASKS
-from raydim.data.loading import DATA_DIR_ENV
-from raydim.data.spec import DataSpec
+from raydim.data.tasks import DATA_DIR_ENV, GLUE_TASKS
 from raydim.errors import DamagedStoreWarning, RaydimError
-from raydim.table import format_table
 from raydim.methods import METHODS
-from raydim.models import ALIASES, DEFAULT_MODEL, count_parameters, parse_model_ref
-from raydim.writable import check_file, check_folder, check_storage
+from raydim.models.registry import ALIASES, DEFAULT_MODEL, parse_model_ref
+from raydim.table import format_table
+
+if TYPE_CHECKING:
+    from raydim.data.spec import DataSpec
+
+# Only what parsing and --help need is imported above: each command imports its own libraries (torch,
+# transformers, datasets, Ray, pandas) when it runs, so `raydim --help` and `raydim status` answer at once.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,6 +70,8 @@ def add_data_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
 
 def data_spec_from_args(task_name: str, args: argparse.Namespace) -> DataSpec:
     """The data options as a :class:`DataSpec`."""
+    from raydim.data.spec import DataSpec  # its loaders import datasets
+
     columns = tuple(c.strip() for c in args.text_columns.split(",")) if args.text_columns else ()
     return DataSpec(task=task_name, data_dir=args.data_dir, train_file=args.train_file, eval_file=args.eval_file,
                     text_columns=columns, label_column=args.label_column, regression=args.regression,
@@ -92,6 +99,8 @@ def _cmd_tasks(args: argparse.Namespace) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
+    from raydim.models.loading import count_parameters  # transformers: builds each architecture's config
+
     if args.models:
         rows = []
         for spec in args.models:
@@ -109,6 +118,7 @@ def _cmd_models(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     from raydim.train import TrainConfig, train  # torch-heavy: only for the commands that train
     from raydim.train.loop import set_threads
+    from raydim.writable import check_file
 
     config = TrainConfig(
         data=data_spec_from_args(args.task, args), model=args.model, method=args.method, d=args.d, lr=args.lr,
@@ -189,6 +199,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
     from raydim.tune import format_d90_table, print_progress, run_search
     from raydim.tune.cluster import check_address
     from raydim.tune.tuner import resume_command
+    from raydim.writable import check_file, check_storage
 
     resume = getattr(args, "resume", False)
     if resume:
@@ -248,6 +259,7 @@ def check_models(spec) -> None:
 def _cmd_report(args: argparse.Namespace) -> None:
     from raydim.analysis import build_report, format_report, write_figures
     from raydim.store import ResultsStore
+    from raydim.writable import check_folder
 
     if args.figures:
         check_folder(args.figures, "--figures")
