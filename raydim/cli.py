@@ -162,6 +162,8 @@ _SEARCH_OVERRIDES = {
 }
 
 
+LIVE_EVERY_S = 60.0  # how often a running search prints its running trials' steps and the time left
+
 # what --resume may be given: where the run is, where Ray is, where the table goes
 _RESUME_OPTIONS = {"command", "func", "resume", "space", "name", "storage", "address", "output"}
 
@@ -196,8 +198,10 @@ def _parse_baseline(text: str) -> tuple[str, float]:
 
 def _cmd_search(args: argparse.Namespace) -> None:
     from raydim.search.results import INTERRUPTED
+    from raydim.store import ResultsStore, d90_rows
     from raydim.tune import format_d90_table, print_progress, run_search
     from raydim.tune.cluster import check_address
+    from raydim.tune.progress import format_launch
     from raydim.tune.tuner import resume_command
     from raydim.writable import check_file, check_storage
 
@@ -217,15 +221,20 @@ def _cmd_search(args: argparse.Namespace) -> None:
     # a new run loads every task's data, and every model checkpoint's tokenizer and config, here, so a bad path
     # or revision fails before Ray starts
     if not resume:
+        print(f"raydim: search {spec.name!r}: checking the models and data of its {len(spec.keys())} key(s), then "
+              "starting Ray", flush=True)
         check_models(spec)  # first: a missing revision or ladder checkpoint is named as such
     targets = None if resume else spec.targets()
+    space = getattr(args, "space", None) or "the quick CPU profile (search_spaces/quick_cpu.yaml)"
     try:
         results = run_search(spec, targets=targets, address=address, resume=resume, on_progress=print_progress,
-                             verbose=0)
+                             verbose=0, space=space, on_launch=lambda m: print(format_launch(m), flush=True),
+                             live_every_s=LIVE_EVERY_S)
     except KeyboardInterrupt:  # a second Ctrl-C: Tune skips its last snapshot, the one before it is resumed
         results = None
     if results is not None:
-        print(format_d90_table(results))
+        compute = {r.key: (r.cpu_hours, r.gpu_hours) for r in d90_rows(ResultsStore.at(spec.storage).rows(spec.name))}
+        print(format_d90_table(results, compute))
         if output:
             write_output(output, [r.to_dict() for r in results])
     if results is None or any(INTERRUPTED in r.flags for r in results):
@@ -279,7 +288,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if args.watch is not None and not args.watch > 0:
         raise RaydimError(f"--watch {args.watch:g} must be > 0 seconds between prints, e.g. --watch 30")
     from raydim.store.status import search_status
-    from raydim.tune import format_status  # imports Ray: after the checks, which need none
+    from raydim.tune.progress import format_status  # no Ray: status reads files only
 
     try:
         while True:
@@ -406,8 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("status", help="where each search stands, from the results store: run it beside a search",
-                       description="Reads the results store of --storage (STORAGE/raydim-store, a row per ended "
-                                   "trial) and the searcher state Tune saves in STORAGE/NAME (the trials running).")
+                       description="Reads the results store of --storage (STORAGE/raydim-store: each search's "
+                                   "manifest from its launch, a row per ended trial, each running trial's step) "
+                                   "and the searcher state Tune saves in STORAGE/NAME (the trials running).")
     p.add_argument("--storage", help="the --storage the searches ran with (default: ~/ray_results)")
     p.add_argument("--name", help="one search, by its --name (default: every search in the store, "
                                   "the latest active last)")

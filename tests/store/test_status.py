@@ -169,4 +169,4 @@ def test_an_unknown_name_lists_the_searches_there(tmp_path, search, capsys):
     assert main(["status", "--storage", str(tmp_path), "--name", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"raydim: error: no search named 'nope' in the results store at {tmp_path}/raydim-store; "
-                   "it holds sim (a search shows once its first trial has ended)")
+                   "it holds sim")
