@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from raydim.analysis import figures
 from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
 from raydim.analysis.scaling import scaling_table
 from raydim.errors import RaydimError
@@ -67,6 +66,8 @@ def write_figures(report: Report, folder: str | Path) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise RaydimError(f"--figures {folder} is a file; name a folder for the PNGs")
     folder.mkdir(parents=True, exist_ok=True)
+    from raydim.analysis import figures  # matplotlib: only for a report that draws
+
     written = [figures.metric_vs_d(report.trials, report.d90, folder / FIGURES["metric_vs_d"]),
                figures.d90_vs_params(report.d90, report.scaling, folder / FIGURES["d90_vs_params"]),
                figures.d90_vs_checkpoint(report.d90, folder / FIGURES["d90_vs_checkpoint"]),

@@ -82,8 +82,11 @@ def format_running(status: SearchStatus, now: float | None = None) -> str:
     if status.progress and len(budget) == len(status.progress) and status.parallelism:
         slots = status.manifest.slots if status.manifest is not None else status.parallelism * len(budget)
         left = time_left(status.running, budget, status.parallelism, slots, now)
-        per_key = ", ".join(f"{key} {_left(seconds)}" for key, seconds in left.per_key.items())
-        lines.append(f"  time left {_left(left.total)} ({per_key}) if every key uses its whole trial budget")
+        if left.total is None:
+            lines.append("  time left unknown until a running trial has measured its step rate")
+        else:
+            per_key = ", ".join(f"{key} {_left(seconds)}" for key, seconds in left.per_key.items())
+            lines.append(f"  time left {_left(left.total)} ({per_key}) if every key uses its whole trial budget")
     return "\n".join(lines)
 
 
