@@ -12,7 +12,6 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from raydim.atomic import write_json_atomically
