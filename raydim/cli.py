@@ -12,17 +12,21 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from raydim.atomic import write_json_atomically
-from raydim.data import GLUE_TASKS
-from raydim.data.loading import DATA_DIR_ENV
-from raydim.data.spec import DataSpec
+from raydim.data.tasks import DATA_DIR_ENV, GLUE_TASKS
 from raydim.errors import DamagedStoreWarning, RaydimError
-from raydim.table import format_table
 from raydim.methods import METHODS
-from raydim.models import ALIASES, DEFAULT_MODEL, count_parameters, parse_model_ref
+from raydim.models.registry import ALIASES, DEFAULT_MODEL, parse_model_ref
 from raydim.strategies import STRATEGIES
-from raydim.writable import check_file, check_folder, check_storage
+from raydim.table import format_table
+
+if TYPE_CHECKING:
+    from raydim.data.spec import DataSpec
+
+# Only what parsing and --help need is imported above: each command imports its own libraries (torch,
+# transformers, datasets, Ray, pandas) when it runs, so `raydim --help` and `raydim status` answer at once.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +70,8 @@ def add_data_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
 
 def data_spec_from_args(task_name: str, args: argparse.Namespace) -> DataSpec:
     """The data options as a :class:`DataSpec`."""
+    from raydim.data.spec import DataSpec  # its loaders import datasets
+
     columns = tuple(c.strip() for c in args.text_columns.split(",")) if args.text_columns else ()
     return DataSpec(task=task_name, data_dir=args.data_dir, train_file=args.train_file, eval_file=args.eval_file,
                     text_columns=columns, label_column=args.label_column, regression=args.regression,
@@ -93,6 +99,8 @@ def _cmd_tasks(args: argparse.Namespace) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
+    from raydim.models.loading import count_parameters  # transformers: builds each architecture's config
+
     if args.models:
         rows = []
         for spec in args.models:
@@ -110,6 +118,7 @@ def _cmd_models(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     from raydim.train import TrainConfig, train  # torch-heavy: only for the commands that train
     from raydim.train.loop import set_threads
+    from raydim.writable import check_file
 
     config = TrainConfig(
         data=data_spec_from_args(args.task, args), model=args.model, method=args.method, d=args.d, lr=args.lr,
@@ -153,6 +162,8 @@ _SEARCH_OVERRIDES = {
 }
 
 
+LIVE_EVERY_S = 60.0  # how often a running search prints its running trials' steps and the time left
+
 # what --resume may be given: where the run is, where Ray is, where the table goes
 _RESUME_OPTIONS = {"command", "func", "resume", "space", "name", "storage", "address", "output"}
 
@@ -187,9 +198,12 @@ def _parse_baseline(text: str) -> tuple[str, float]:
 
 def _cmd_search(args: argparse.Namespace) -> None:
     from raydim.search.results import INTERRUPTED
+    from raydim.store import ResultsStore, d90_rows
     from raydim.tune import format_d90_table, print_progress, run_search
     from raydim.tune.cluster import check_address
+    from raydim.tune.progress import format_launch
     from raydim.tune.tuner import resume_command
+    from raydim.writable import check_file, check_storage
 
     resume = getattr(args, "resume", False)
     if resume:
@@ -207,15 +221,20 @@ def _cmd_search(args: argparse.Namespace) -> None:
     # a new run loads every task's data, and every model checkpoint's tokenizer and config, here, so a bad path
     # or revision fails before Ray starts
     if not resume:
+        print(f"raydim: search {spec.name!r}: checking the models and data of its {len(spec.keys())} key(s), then "
+              "starting Ray", flush=True)
         check_models(spec)  # first: a missing revision or ladder checkpoint is named as such
     targets = None if resume else spec.targets()
+    space = getattr(args, "space", None) or "the quick CPU profile (search_spaces/quick_cpu.yaml)"
     try:
         results = run_search(spec, targets=targets, address=address, resume=resume, on_progress=print_progress,
-                             verbose=0)
+                             verbose=0, space=space, on_launch=lambda m: print(format_launch(m), flush=True),
+                             live_every_s=LIVE_EVERY_S)
     except KeyboardInterrupt:  # a second Ctrl-C: Tune skips its last snapshot, the one before it is resumed
         results = None
     if results is not None:
-        print(format_d90_table(results))
+        compute = {r.key: (r.cpu_hours, r.gpu_hours) for r in d90_rows(ResultsStore.at(spec.storage).rows(spec.name))}
+        print(format_d90_table(results, compute))
         if output:
             write_output(output, [r.to_dict() for r in results])
     if results is None or any(INTERRUPTED in r.flags for r in results):
@@ -249,6 +268,7 @@ def check_models(spec) -> None:
 def _cmd_report(args: argparse.Namespace) -> None:
     from raydim.analysis import build_report, format_report, write_figures
     from raydim.store import ResultsStore
+    from raydim.writable import check_folder
 
     if args.figures:
         check_folder(args.figures, "--figures")
@@ -268,7 +288,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if args.watch is not None and not args.watch > 0:
         raise RaydimError(f"--watch {args.watch:g} must be > 0 seconds between prints, e.g. --watch 30")
     from raydim.store.status import search_status
-    from raydim.tune import format_status  # imports Ray: after the checks, which need none
+    from raydim.tune.progress import format_status  # no Ray: status reads files only
 
     try:
         while True:
@@ -396,8 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("status", help="where each search stands, from the results store: run it beside a search",
-                       description="Reads the results store of --storage (STORAGE/raydim-store, a row per ended "
-                                   "trial) and the searcher state Tune saves in STORAGE/NAME (the trials running).")
+                       description="Reads the results store of --storage (STORAGE/raydim-store: each search's "
+                                   "manifest from its launch, a row per ended trial, each running trial's step) "
+                                   "and the searcher state Tune saves in STORAGE/NAME (the trials running).")
     p.add_argument("--storage", help="the --storage the searches ran with (default: ~/ray_results)")
     p.add_argument("--name", help="one search, by its --name (default: every search in the store, "
                                   "the latest active last)")

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from raydim.analysis import figures
 from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
 from raydim.analysis.scaling import scaling_table
 from raydim.errors import RaydimError
 from raydim.store import ResultsStore, d90_table
-from raydim.table import format_interval, format_table
+from raydim.table import format_compute, format_interval, format_table
 
 FORMATS = ("table", "md", "csv", "json")
 FIGURES = {"metric_vs_d": "metric_vs_d.png", "d90_vs_params": "d90_vs_params.png",
@@ -67,6 +66,8 @@ def write_figures(report: Report, folder: str | Path) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise RaydimError(f"--figures {folder} is a file; name a folder for the PNGs")
     folder.mkdir(parents=True, exist_ok=True)
+    from raydim.analysis import figures  # matplotlib: only for a report that draws
+
     written = [figures.metric_vs_d(report.trials, report.d90, folder / FIGURES["metric_vs_d"]),
                figures.d90_vs_params(report.d90, report.scaling, folder / FIGURES["d90_vs_params"]),
                figures.d90_vs_checkpoint(report.d90, folder / FIGURES["d90_vs_checkpoint"]),
@@ -89,7 +90,7 @@ def format_report(report: Report, fmt: str = "table") -> str:
              format_interval(_int(r.d90_low), _int(r.d90_high), None if _missing(r.level) else r.level),
              f"{_num(r.threshold, '.4f')} ({r.threshold_used})" if not _missing(r.threshold) else "-",
              _num(r.D, ",.0f"), _num(r.train_size, ".0f"), _num(r.bound, ".3f"), _num(r.gap, ".3f"),
-             str(r.trials_used), _compute(r.cpu_hours, r.gpu_hours)) for r in report.d90.itertuples()]
+             str(r.trials_used), format_compute(r.cpu_hours, r.gpu_hours)) for r in report.d90.itertuples()]
     if fmt == "table":
         text = format_table(headers, rows)
         fits = [f"d90 ∝ D^{f.slope:.2f} (R² {f.r2:.2f}, {f.models} models) for {f.task} {f.method} {f.checkpoint}"
@@ -101,13 +102,6 @@ def format_report(report: Report, fmt: str = "table") -> str:
 
 def _int(value) -> int | None:
     return None if _missing(value) else int(value)
-
-
-def _compute(cpu_hours, gpu_hours) -> str:
-    """``1.2 GPU-h`` where the trials held GPUs, else ``3.4 CPU-h``; ``-`` where the rows do not say."""
-    if not _missing(gpu_hours) and gpu_hours > 0:
-        return f"{gpu_hours:.2f} GPU-h"
-    return "-" if _missing(cpu_hours) else f"{cpu_hours:.2f} CPU-h"
 
 
 def _missing(value) -> bool:

@@ -20,10 +20,8 @@ from raydim.data.files import FileSource
 from raydim.data.glue_tsv import GlueTsvSource
 from raydim.data.hub import GlueHubSource
 from raydim.data.metrics import trivial_baseline
-from raydim.data.tasks import GLUE_TASKS, Task, get_task
+from raydim.data.tasks import DATA_DIR_ENV, GLUE_TASKS, Task, get_task
 from raydim.errors import RaydimError
-
-DATA_DIR_ENV = "RAYDIM_DATA_DIR"
 
 
 class Source(Protocol):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from raydim.errors import RaydimError
 
+DATA_DIR_ENV = "RAYDIM_DATA_DIR"  # the GLUE TSV root when --data-dir is not given
+
 
 @dataclass(frozen=True)
 class Task:

@@ -288,7 +288,8 @@ class SearchPolicy:
             limits = self._thresholds(key_id, history)
             usable = limits is not None and BASELINE_AT_CHANCE not in limits.flags and not self._in_noise(key_id, limits)
             outcome = self.strategy.outcome(history, self.reference(key_id, history)) if usable else None
-            phase = "finished" if self.key_finished(key_id) else (outcome.phase if outcome else "baseline")
+            finished = self.key_finished(key_id)
+            phase = "finished" if finished else (outcome.phase if outcome else "baseline")
             scores = history.scores()
             rows.append(KeyProgress(
                 key=key_id, phase=phase, lo=outcome.lo if outcome else None, hi=outcome.hi if outcome else None,
@@ -297,7 +298,8 @@ class SearchPolicy:
                 best_metric=max((x.score for x in scores), default=None),
                 threshold=limits.value if limits else None, d90=outcome.d90 if outcome else None,
                 d90_low=outcome.d90_low if outcome else None, d90_high=outcome.d90_high if outcome else None,
-                level=outcome.level if outcome else None))
+                level=outcome.level if outcome else None,
+                trials_left=0 if finished else max(0, self.settings.max_trials - len(history.records))))
         return rows
 
     def results(self) -> list[KeyResult]:

@@ -49,6 +49,7 @@ class KeyProgress:
     d90_low: int | None = None
     d90_high: int | None = None
     level: float | None = None
+    trials_left: int | None = None  # trials that may still start: the budget less those run or running; 0 once done
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
 """The results store on disk: a Parquet dataset of trial rows, local or on any ``pyarrow.fs`` URI.
 
-Layout: ``<root>/trials/part-<UTC time>-<random>.parquet``, one file per write.
+Layout: ``<root>/trials/part-<UTC time>-<random>.parquet``, one file per write; beside it,
+small JSON files that are not results: ``searches/<name>.json``, each search's manifest
+written at launch (:mod:`raydim.store.manifest`), and ``running/<name>/<trial id>.json``,
+the progress of each trial running (:mod:`raydim.store.running`).
 A write never touches an existing file, so any number of writers (two searches
 sharing a storage) can append at once. Each part is written under a temp name
 (``.part-...tmp``), flushed to disk (on a local disk) and renamed into place, the
@@ -19,6 +22,7 @@ Only the driver writes (the ``StoreCallback`` in :mod:`raydim.tune.recorder`);
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -29,7 +33,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs
 import pyarrow.parquet as pq
 
-from raydim.atomic import fsync
+from raydim.atomic import fsync, write_json_atomically
 from raydim.errors import DamagedStoreWarning, RaydimError
 from raydim.store.schema import TRIAL_SCHEMA, TrialRow, rows_from_table, rows_to_table
 
@@ -52,6 +56,19 @@ def store_uri(storage: str | None) -> str:
     return storage_folder(storage, STORE_FOLDER)
 
 
+def filesystem(uri: str, what: str) -> tuple[pyarrow.fs.FileSystem, str]:
+    """The ``pyarrow.fs`` filesystem and root path of a local folder or URI (``s3://bucket/prefix``); ``what`` names
+    the place in the error of a URI that cannot be opened."""
+    if "://" not in uri:
+        return pyarrow.fs.LocalFileSystem(), str(Path(uri).expanduser().resolve())
+    try:
+        fs, root = pyarrow.fs.FileSystem.from_uri(uri)
+    except (pyarrow.ArrowInvalid, OSError) as e:
+        raise RaydimError(f"cannot open {what} {uri}: {e}; give a local folder or a pyarrow.fs URI such as "
+                          "s3://bucket/prefix") from None
+    return fs, root.rstrip("/")
+
+
 @dataclass(frozen=True)
 class ResultsStore:
     """The store rooted at ``uri``: a local folder or ``s3://bucket/prefix``-style URI (created on first write)."""
@@ -61,16 +78,9 @@ class ResultsStore:
     root: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if "://" in self.uri:
-            try:
-                fs, root = pyarrow.fs.FileSystem.from_uri(self.uri)
-            except (pyarrow.ArrowInvalid, OSError) as e:
-                raise RaydimError(f"cannot open results store {self.uri}: {e}; give a local folder or a "
-                                  "pyarrow.fs URI such as s3://bucket/prefix") from None
-        else:
-            fs, root = pyarrow.fs.LocalFileSystem(), str(Path(self.uri).expanduser().resolve())
+        fs, root = filesystem(self.uri, "results store")
         object.__setattr__(self, "fs", fs)
-        object.__setattr__(self, "root", root.rstrip("/"))
+        object.__setattr__(self, "root", root)
 
     @property
     def local(self) -> bool:
@@ -105,6 +115,38 @@ class ResultsStore:
                 self.fs.delete_file(tmp)
             raise
         return final
+
+    def put_json(self, path: str, value: object) -> None:
+        """Write a small JSON file at ``path`` (relative to the store's root) whole or not at all: a local file through
+        a flushed temp file and a rename, an object of a bucket in one put. For what is not a trial row: the
+        manifests of searches and the progress of running trials (:mod:`raydim.store.running`)."""
+        if self.local:
+            write_json_atomically(f"{self.root}/{path}", value)
+            return
+        self.fs.create_dir(f"{self.root}/{path}".rsplit("/", 1)[0], recursive=True)
+        with self.fs.open_output_stream(f"{self.root}/{path}") as sink:
+            sink.write(json.dumps(value, default=str).encode())
+
+    def json_files(self, folder: str) -> dict[str, dict]:
+        """Every ``*.json`` file in ``folder`` (relative to the root) by its name without ``.json``; a file that
+        vanished or does not parse while being listed (a trial's progress just dropped) is left out."""
+        selector = pyarrow.fs.FileSelector(f"{self.root}/{folder}", allow_not_found=True)
+        found = {}
+        for info in self.fs.get_file_info(selector):
+            if info.base_name.endswith(".json") and not info.base_name.startswith("."):
+                try:
+                    with self.fs.open_input_stream(info.path) as f:
+                        found[info.base_name.removesuffix(".json")] = json.loads(f.read())
+                except (OSError, ValueError):
+                    continue
+        return found
+
+    def delete(self, path: str) -> None:
+        """Remove the file at ``path`` (relative to the root), if it is there."""
+        try:
+            self.fs.delete_file(f"{self.root}/{path}")
+        except FileNotFoundError:
+            pass
 
     # -- reading -----------------------------------------------------------------------------------------------
 

@@ -123,14 +123,16 @@ def _device_name(device: torch.device) -> str:
 def train(config: TrainConfig, *, data: TaskData | None = None,
           on_epoch: Callable[[EpochMetrics, Callable[[], dict]], None] | None = None,
           on_start: Callable[[TrainResult], None] | None = None,
+          on_step: Callable[[int, int, int], None] | None = None,
           resume: dict | None = None, progress: bool = True) -> TrainResult:
     """Fine-tune as ``config`` says; return every epoch's metrics.
 
     ``on_start(result)`` is called once the model is built, before any training,
     with what the run is (D, trainable parameters, train-set size, device; the
-    history of a resumed run). ``on_epoch(metrics, state)`` is called after each
-    epoch; ``state()`` builds the checkpoint (θ_d and λ, optimiser, scheduler,
-    history) only if asked for.
+    history of a resumed run). ``on_step(step, total_steps, epoch)`` is called
+    after every optimiser step (a Ray trial writes its progress from it).
+    ``on_epoch(metrics, state)`` is called after each epoch; ``state()`` builds
+    the checkpoint (θ_d and λ, optimiser, scheduler, history) only if asked for.
     """
     started = time.perf_counter()
     device = resolve_device(config.device)
@@ -193,6 +195,8 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
             step += 1
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / batches:.4f}")
+            if on_step is not None:
+                on_step(step, total_steps, epoch + 1)
         # evaluate
         metrics = {}
         for split, eval_loader in eval_loaders.items():

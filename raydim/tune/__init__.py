@@ -7,18 +7,19 @@ Typical use::
 
 or ``build_tuner(spec)`` for the ``ray.tune.Tuner`` itself, or ``D90Searcher`` and
 ``fine_tune`` in a Tuner written by hand (add ``StoreCallback`` to keep its trials in the results store).
+Names are imported on first use (:mod:`raydim.lazy`): the progress views need no Ray.
 """
 
-from raydim.tune.progress import format_d90_table, format_progress, format_status, print_progress
-from raydim.tune.recorder import StoreCallback
-from raydim.tune.searcher import D90Searcher
-from raydim.tune.spec import SearchSpec
-from raydim.tune.template import TEMPLATE, TrialTemplate, trial_settings_hash
-from raydim.tune.trainable import CURVES, SCORE, fine_tune, simulated_trial
-from raydim.tune.tuner import build_tuner, experiment_path, load_searcher, run_search, trial_slots
+from raydim.lazy import lazy_names, public_names
 
-__all__ = [
-    "CURVES", "D90Searcher", "SCORE", "SearchSpec", "StoreCallback", "TEMPLATE", "TrialTemplate", "build_tuner",
-    "experiment_path", "fine_tune", "format_d90_table", "format_progress", "format_status", "load_searcher",
-    "print_progress", "run_search", "simulated_trial", "trial_settings_hash", "trial_slots",
-]
+_WHERE = {
+    "raydim.tune.progress": ("format_d90_table", "format_progress", "format_status", "print_progress"),
+    "raydim.tune.recorder": ("StoreCallback",),
+    "raydim.tune.searcher": ("D90Searcher",),
+    "raydim.tune.spec": ("SearchSpec",),
+    "raydim.tune.template": ("TEMPLATE", "TrialTemplate", "trial_settings_hash"),
+    "raydim.tune.trainable": ("CURVES", "SCORE", "fine_tune", "simulated_trial"),
+    "raydim.tune.tuner": ("build_tuner", "experiment_path", "load_searcher", "run_search", "trial_slots"),
+}
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
+__all__ = public_names(_WHERE)

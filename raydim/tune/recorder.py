@@ -19,6 +19,7 @@ from ray.tune import Callback
 
 import raydim
 from raydim.store import COMPLETED, ERROR, ResultsStore, TrialRow, checkpoint_step
+from raydim.store.running import drop_progress
 from raydim.store.schema import search_json
 from raydim.train.fingerprint import ENGINE_VERSION
 from raydim.tune.template import TEMPLATE, trial_settings_hash
@@ -46,10 +47,12 @@ class StoreCallback(Callback):
         self._write(trial, error=_last_error(trial))
 
     def _write(self, trial: Any, error: str | None) -> None:
-        """One row, one part file. A store that cannot be written (a bucket gone away) is logged, not raised:
-        the search, and Tune's own record of it, go on."""
+        """One row, one part file; then the trial's progress file goes (:mod:`raydim.store.running`): it no longer
+        runs. A store that cannot be written (a bucket gone away) is logged, not raised: the search, and Tune's
+        own record of it, go on."""
         try:
             self.store.write([self.row(trial, error)])
+            drop_progress(self.store, self.experiment, trial.trial_id)
         except Exception:
             logger.exception("trial %s was not written to the results store %s", trial.trial_id, self.store.uri)
 

@@ -18,11 +18,12 @@ from raydim.errors import RaydimError
 from raydim.train.config import TrainConfig
 
 TEMPLATE = "template"  # the param_space entry that holds it
+PROGRESS = "progress_to"  # the param_space entry naming where trials write their progress: store URI, search name
 # TrainConfig fields a search sets per trial; the template may set any other.
 PER_TRIAL = ("data", "model", "method", "d", "lr", "seed")
 # Trial config entries that say which run a trial is, not what its result is (``stop_above`` says when it may
-# end early; a row that did says so itself, ``censored``).
-NOT_SETTINGS = ("trial_id", "attempt", "retry_of", "stop_above")
+# end early; a row that did says so itself, ``censored``; ``progress_to`` where it reports its steps).
+NOT_SETTINGS = ("trial_id", "attempt", "retry_of", "stop_above", PROGRESS)
 
 
 def model_spec(model: str, checkpoint: str) -> str:

@@ -11,6 +11,7 @@ Both report ``score``: the best primary metric so far, the number the searcher r
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from ray import tune
 from raydim.models import parse_model_ref
 from raydim.search.keys import SearchKey
 from raydim.search.simulator import SimulatedCurve
+from raydim.store.dataset import ResultsStore
+from raydim.store.running import ProgressWriter
 from raydim.train.fingerprint import data_fingerprint, model_fingerprint
 from raydim.train.loop import EpochMetrics, TrainingDiverged, TrainResult, set_threads, train
-from raydim.tune.template import TEMPLATE, TrialTemplate
+from raydim.tune.template import PROGRESS, TEMPLATE, TrialTemplate
 
 SCORE = "score"  # reported by every trainable: the best epoch's primary metric so far (the paper's protocol)
 CURVES = "curves"  # simulated_trial's param_space entry: key id → SimulatedCurve fields
@@ -54,7 +57,10 @@ def fine_tune(config: dict[str, Any]) -> None:
     under ``error``, rather than raising: Tune would restart it from its last
     checkpoint, and it would diverge again at the same step. The searcher counts
     it as failed (and reruns it per its retry policy), the store records the error.
+    Between epochs it writes its step to the results store every few seconds
+    (:func:`progress_writer`), for the search's live lines and ``raydim status``.
     """
+    started_at = time.time()
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
     set_threads(cpu_share())
     data = train_config.data.load()
@@ -91,11 +97,23 @@ def fine_tune(config: dict[str, Any]) -> None:
             raise _Decided
 
     try:
-        train(train_config, data=data, on_start=on_start, on_epoch=on_epoch, resume=resume, progress=False)
+        train(train_config, data=data, on_start=on_start, on_epoch=on_epoch, on_step=progress_writer(config, train_config.epochs, started_at),
+              resume=resume, progress=False)
     except _Decided:
         pass  # reported above: the trial has passed
     except TrainingDiverged as e:
         tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **facts(runs[0])})
+
+
+def progress_writer(config: dict[str, Any], epochs: int, started_at: float) -> ProgressWriter | None:
+    """The trial's :class:`ProgressWriter` into the results store its search names (``config[PROGRESS]``), so
+    ``raydim status`` and the search itself show its epoch and step; None for a Tuner built without one."""
+    if config.get(PROGRESS) is None:
+        return None
+    store_uri, experiment = config[PROGRESS]
+    key = SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
+    return ProgressWriter(ResultsStore(store_uri), experiment, config["trial_id"], key.id, config["d"], epochs,
+                          started_at)
 
 
 class _Decided(Exception):

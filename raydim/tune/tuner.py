@@ -11,36 +11,38 @@ a run stopped early (Ctrl-C) ends with its unfinished keys flagged ``interrupted
 
 from __future__ import annotations
 
-import json
+import contextlib
+import datetime as dt
 import logging
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-import pyarrow.fs
 import ray
 from ray import tune
-from ray.tune.search import Searcher
 
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy
 from raydim.search.results import BUDGET_EXHAUSTED, INCOMPLETE, INTERRUPTED
 from raydim.store import ResultsStore, storage_folder
+from raydim.store.manifest import SearchManifest, read_manifests, write_manifest
 from raydim.store.reuse import reuse
+from raydim.store.saved_search import read_searcher_state
 from raydim.store.schema import search_json
 from raydim.tune.cluster import join
+from raydim.tune.live import LiveProgress
 from raydim.tune.provenance import expected_provenance
 from raydim.tune.recorder import StoreCallback
 from raydim.tune.searcher import D90Searcher
 from raydim.tune.spec import SearchSpec
-from raydim.tune.template import TEMPLATE
+from raydim.tune.template import PROGRESS, TEMPLATE
 from raydim.tune.trainable import fine_tune
 
 Trainable = Callable[[dict[str, Any]], None]
 TUNE_LOGGER = "ray.tune.tune"  # where Tune logs the end of an interrupted run
+NEW_OUTPUT_ENV = "RAY_AIR_NEW_OUTPUT"  # "0": Tune's legacy output engine, silent at verbose=0
 
 
 def trial_slots(spec: SearchSpec) -> int:
@@ -67,7 +69,7 @@ def trial_slots(spec: SearchSpec) -> int:
 def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, trainable: Trainable = fine_tune,
                 param_space: dict[str, Any] | None = None,
                 on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1,
-                reuse_trials: bool = True) -> tune.Tuner:
+                reuse_trials: bool = True, live_every_s: float | None = None) -> tune.Tuner:
     """The Tuner that searches every key of ``spec``; Ray must be initialised (``ray.init``).
 
     ``trainable`` defaults to :func:`~raydim.tune.trainable.fine_tune`; any
@@ -77,12 +79,14 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
     Every finished trial is written to the results store of ``spec.storage``; with
     ``reuse_trials`` the search first takes over the store's matching finished
     trials (:mod:`raydim.store.reuse`: same settings, engine version, data, weights
-    and layout) and prints how many.
+    and layout) and prints how many. Every trial writes its step to the store as it
+    trains (:mod:`raydim.store.running`); with ``live_every_s`` the driver prints the
+    running trials and the time left that often (:class:`~raydim.tune.live.LiveProgress`).
     """
     slots = trial_slots(spec)
     searcher = D90Searcher(targets or spec.targets(), spec.settings(slots), on_progress=on_progress)
-    space = {TEMPLATE: spec.template().to_dict(), **(param_space or {})}
     store = ResultsStore.at(spec.storage)
+    space = {TEMPLATE: spec.template().to_dict(), PROGRESS: (store.uri, spec.name), **(param_space or {})}
     if reuse_trials:
         copies = reuse(store.rows(), searcher.policy, expected_provenance(space), spec.name,
                        search_json(searcher.search_config()))
@@ -100,7 +104,8 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
             name=spec.name, storage_path=spec.storage, verbose=verbose,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[StoreCallback(store, spec.name, searcher.search_config())],
+            callbacks=[StoreCallback(store, spec.name, searcher.search_config()),
+                       *([LiveProgress(spec.storage, spec.name, live_every_s)] if live_every_s else [])],
         ),
     )
 
@@ -120,8 +125,17 @@ def experiment_path(spec: SearchSpec) -> str:
 def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = False,
                targets: list[KeyTarget] | None = None, trainable: Trainable = fine_tune,
                param_space: dict[str, Any] | None = None,
-               on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1) -> list[KeyResult]:
+               on_progress: Callable[[list[KeyProgress]], None] | None = None, verbose: int = 1,
+               space: str | None = None, on_launch: Callable[[SearchManifest], None] | None = None,
+               live_every_s: float | None = None) -> list[KeyResult]:
     """Run (or with ``resume``, continue) the search of ``spec``; one d90 result per key.
+
+    Once Ray is up, the search's manifest (:mod:`raydim.store.manifest`: keys,
+    settings, trial slots, start; ``space`` names the file the spec came from) is
+    written to the results store, so ``raydim status`` lists the search from then
+    on, and handed to ``on_launch`` (the CLI prints it). With ``verbose=0`` Tune
+    prints nothing of its own (no banner, no table, no ``Tuner.restore`` hint):
+    the caller prints raydim's lines (``on_progress``, ``live_every_s``).
 
     ``address`` joins a running cluster (``"auto"`` on a cluster node); without it
     a Ray already initialised in this process is used, else a local one started.
@@ -141,20 +155,58 @@ def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = F
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if not ray.is_initialized():
         join(address)
+    manifest = launch_manifest(spec, resume, space)
+    if manifest is not None:
+        write_manifest(ResultsStore.at(spec.storage), manifest)
+        if on_launch is not None:
+            on_launch(manifest)
     if resume:
         # Only the trials in flight at the stop run again. An errored trial stays errored: the searcher has
         # rerun it already (or counted it failed), and its stored row must keep saying what happened.
         tuner = tune.Tuner.restore(path, trainable=_with_resources(trainable, spec), resume_errored=False)
     else:
         tuner = build_tuner(spec, targets=targets, trainable=trainable, param_space=param_space,
-                            on_progress=on_progress, verbose=verbose)
+                            on_progress=on_progress, verbose=verbose, live_every_s=live_every_s)
+    with _tune_quiet(verbose):
+        grid = tuner.fit()
+    return final_results(load_searcher(grid.experiment_path).policy)
+
+
+def launch_manifest(spec: SearchSpec, resume: bool, space: str | None) -> SearchManifest | None:
+    """The manifest of a search launched now; resumed, the one it started with, relaunched now (None for a search
+    started before manifests were written: ``raydim status`` shows it from its rows). Ray must be initialised."""
+    now = dt.datetime.now(dt.timezone.utc)
+    if resume:
+        started = read_manifests(ResultsStore.at(spec.storage)).get(spec.name)
+        return None if started is None else replace(started, launched_at=now)
+    return SearchManifest(spec.name, tuple(k.id for k in spec.keys()), trial_slots(spec),
+                          space or "a search spec given in Python", spec.storage, now, now, dict(spec.train),
+                          dict(spec.search))
+
+
+@contextlib.contextmanager
+def _tune_quiet(verbose: int) -> Iterator[None]:
+    """While Tune runs: no "Tuner.restore(...)" hint after a stop (raydim's :func:`resume_command` replaces it),
+    and at ``verbose=0`` none of Tune's own output at all.
+
+    Tune's default output engine (Ray >= 2.5) prints its banner ("Number of trials
+    9223372036854775807", "View detailed results here", a TensorBoard hint) at every
+    verbosity, 0 included; its legacy engine, chosen by ``RAY_AIR_NEW_OUTPUT=0``,
+    prints nothing at verbosity 0. Tune reads the variable when a run starts.
+    """
     hint = logging.getLogger(TUNE_LOGGER)
     hint.addFilter(_no_tune_restore_hint)
+    saved = os.environ.get(NEW_OUTPUT_ENV)
+    if verbose == 0:
+        os.environ[NEW_OUTPUT_ENV] = "0"
     try:
-        grid = tuner.fit()
+        yield
     finally:
         hint.removeFilter(_no_tune_restore_hint)
-    return final_results(load_searcher(grid.experiment_path).policy)
+        if saved is None:
+            os.environ.pop(NEW_OUTPUT_ENV, None)
+        else:
+            os.environ[NEW_OUTPUT_ENV] = saved
 
 
 def final_results(policy: SearchPolicy) -> list[KeyResult]:
@@ -188,19 +240,7 @@ def _no_tune_restore_hint(record: logging.LogRecord) -> bool:
 
 def load_searcher(experiment: str) -> D90Searcher:
     """The searcher as Tune last saved it in an experiment folder (local path or ``s3://``-style URI)."""
-    if "://" in experiment:
-        fs, root = pyarrow.fs.FileSystem.from_uri(experiment)
-    else:
-        fs, root = pyarrow.fs.LocalFileSystem(), str(Path(experiment).expanduser().resolve())
-    prefix, suffix = Searcher.CKPT_FILE_TMPL.split("{}")
-    infos = [i for i in fs.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))
-             if i.base_name.startswith(prefix) and i.base_name.endswith(suffix)]
-    if not infos:
-        raise RaydimError(f"{experiment} holds no saved search; is it the folder of a raydim search run?")
-    latest = max(infos, key=lambda i: i.base_name)  # named by session start time, as Tune's restore picks it
-    with fs.open_input_stream(latest.path) as f:
-        state = json.loads(f.read())
-    return D90Searcher.from_state(state)
+    return D90Searcher.from_state(read_searcher_state(experiment))
 
 
 def _with_resources(trainable: Trainable, spec: SearchSpec) -> Any:

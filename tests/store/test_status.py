@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 
 import pytest
 from ray.tune.search import Searcher
@@ -14,9 +15,11 @@ from raydim.cli import main
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve
 from raydim.store import ResultsStore
 from raydim.store.d90 import policy_of
+from raydim.store.manifest import SearchManifest, write_manifest
 from raydim.store.status import search_status
 from raydim.tune import SCORE, D90Searcher
-from tests.store.rows import simulated_rows
+from tests.store.rows import T0, simulated_rows
+from tests.store.test_running import progress
 
 SAID, DID = SearchKey("mrpc", "m", method="said"), SearchKey("mrpc", "m", method="did")
 CURVES = {SAID.id: SimulatedCurve(d90=300, full=0.88, chance=0.68, width=0.8, noise_sd=0.005, lr_opt=0.05),
@@ -169,4 +172,38 @@ def test_an_unknown_name_lists_the_searches_there(tmp_path, search, capsys):
     assert main(["status", "--storage", str(tmp_path), "--name", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"raydim: error: no search named 'nope' in the results store at {tmp_path}/raydim-store; "
-                   "it holds sim (a search shows once its first trial has ended)")
+                   "it holds sim")
+
+
+def test_a_just_started_search_is_listed_from_its_manifest(tmp_path, capsys):
+    """Launched, no trial ended and no searcher saved yet: the search and its keys show, not "no searches"."""
+    store = ResultsStore.at(str(tmp_path))
+    write_manifest(store, SearchManifest("sim", (SAID.id, DID.id), 2, "quick", None, T0, T0))
+    [status] = search_status(str(tmp_path))
+    assert (status.experiment, status.rows, status.last_finished, status.finished) == ("sim", 0, None, False)
+    assert [(p.key, p.phase, p.trials_running) for p in status.progress] == [(SAID.id, "starting", 0),
+                                                                             (DID.id, "starting", 0)]
+    assert main(["status", "--storage", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines()[0] == ("sim: started 2026-01-01 00:00:00 UTC with 2 trial slot(s); no trial ended yet; "
+                                   "running")
+    assert f"  {SAID.id}: starting, no bracket yet, 0 done / 0 running" in out
+
+
+def test_a_running_trial_shows_its_epoch_step_and_the_time_left(tmp_path, search, capsys):
+    _, rows = search
+    store = ResultsStore.at(str(tmp_path))
+    store.write(rows[:5])
+    running = policy_of(rows[:5])
+    [request] = running.propose(1, ["r1"])
+    save_searcher(tmp_path / "sim", running)
+    trial = progress("r1", key=request.key.id, d=request.d, step=50, steps=300, now=time.time())
+    store.put_json("running/sim/r1.json", dataclasses.asdict(trial))
+    store.put_json("running/sim/ended.json", dataclasses.asdict(progress(rows[0].trial_id)))  # stored: not running
+    [status] = search_status(str(tmp_path))
+    assert status.running == (trial,)
+    assert main(["status", "--storage", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"  {request.key.id} d={request.d:,}: epoch 1/3, step 50/300, 2m40s elapsed, ~8m" in out
+    assert "  time left ≤ ~" in out and "if every key uses its whole trial budget" in out

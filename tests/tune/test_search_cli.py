@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from raydim.store import ResultsStore
+from raydim.store.manifest import read_manifests
 
 from raydim.cli import main
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
@@ -27,6 +28,9 @@ train: {{epochs: 2, batch_size: 16, max_length: 16, train_eval_samples: 64}}
 search: {{d_min: 6, d_max: 1024, baseline_lrs: [0.01], lr_low: 0.01, lr_high: 1.0, lr_init: 0.3, max_trials: 16}}
 resources: {{cpus_per_trial: 1}}
 """
+
+# What Tune prints of its own at a run's start, which raydim's launch lines replace
+TUNE_BANNER = ("Number of trials", "View detailed results here", "tensorboard --logdir", "Trial status")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +49,11 @@ def test_search_finds_d90_of_a_tiny_model(ray_cluster, space, tmp_path, capsys):
                  "--output", str(output)])
     out = capsys.readouterr().out
     assert code == 0
+    assert "raydim: search 'tiny' of 1 key(s) with" in out and "2 trial slot(s)" in out  # what it runs, at once
     assert "search progress" in out and "finished" in out  # live progress per key
+    assert not any(banner in out for banner in TUNE_BANNER)  # raydim's lines, not Tune's
+    assert out.splitlines()[-2].split()[-1] == "compute" and out.splitlines()[-1].endswith("CPU-h")
+    assert list(read_manifests(ResultsStore.at(str(tmp_path / "runs")))) == ["tiny"]
     [result] = json.loads(output.read_text())
     assert result["status"] == "found" and result["task"] == "sentiment" and result["method"] == "said"
     assert 6 < result["d90"] <= 1024 and result["d90_low"] < result["d90_high"]
@@ -80,6 +88,7 @@ def test_ctrl_c_ends_with_the_keys_interrupted_and_the_raydim_resume_command(ray
     command = f"raydim search --name ctrl-c --storage {storage} --address {ray_cluster} --resume"
     assert f"raydim: search 'ctrl-c' interrupted; continue it with: {command}" in err
     assert "Tuner.restore" not in err and "Traceback" not in err
+    assert not any(banner in out + err for banner in TUNE_BANNER)
 
     assert main(command.split()[1:]) == 0
     out = capsys.readouterr().out

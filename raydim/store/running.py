@@ -1,0 +1,165 @@
+"""The trials running now: the progress each writes while it trains, and the time the search has left.
+
+A trial ends in the results store only when it ends, and Tune hears from it only
+after a whole epoch (minutes on a CPU). So while it trains, every trial writes
+a tiny JSON file, ``<store>/running/<search>/<trial id>.json``, at most every
+:data:`WRITE_EVERY_S` seconds and after each epoch: its epoch and optimiser
+step, and since when it has been loading and training. The driver deletes the
+file once it has stored the trial's row. ``raydim status`` and the running
+``raydim search`` read these files; nothing here imports Ray or torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+from raydim.search.keys import SearchKey
+from raydim.store.dataset import ResultsStore
+
+RUNNING = "running"  # the progress files' folder in the store
+WRITE_EVERY_S = 15.0  # a trial's progress is this many seconds old at most (and new after every epoch)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrialProgress:
+    """One running trial as it last wrote itself; times are Unix seconds.
+
+    ``steps_at_start`` is the step the trial's training began at in this process
+    (after a restart from an epoch checkpoint, that epoch's last step).
+    """
+
+    trial_id: str
+    key: str  # the trial's own key id: a full fine-tune's is its baseline key (method ``full``)
+    d: int | None  # None: a full fine-tune
+    epoch: int  # the epoch running, from 1
+    epochs: int
+    step: int  # optimiser steps done, earlier epochs included
+    steps: int  # optimiser steps of the whole trial
+    started_at: float  # the trial's process started: loading data and model counts from here
+    training_since: float
+    steps_at_start: int
+    updated_at: float
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        """Measured over this process's training so far, epoch-end evaluations included; None before a step."""
+        done = self.step - self.steps_at_start
+        return (self.updated_at - self.training_since) / done if done > 0 else None
+
+    def seconds_left(self, now: float) -> float | None:
+        """Its steps left at its measured rate, less the time since it wrote; None before its first step."""
+        rate = self.seconds_per_step
+        return None if rate is None else max(0.0, (self.steps - self.step) * rate - (now - self.updated_at))
+
+    @property
+    def trial_seconds(self) -> float | None:
+        """How long one whole trial like it takes: its loading time, then every step at its rate."""
+        rate = self.seconds_per_step
+        return None if rate is None else (self.training_since - self.started_at) + self.steps * rate
+
+    def belongs_to(self, key_id: str) -> bool:
+        """Counts for the search key ``key_id``: it is that key's trial, or the full fine-tune of its baseline."""
+        key = SearchKey.from_id(key_id)
+        return self.key in (key.id, key.baseline_key.id)
+
+
+class ProgressWriter:
+    """What a trial calls after every optimiser step; writes its :class:`TrialProgress` when it is due.
+
+    Due means: the first step (the trial shows as running from then), the last
+    step of an epoch, or :data:`WRITE_EVERY_S` since the last write, so a trial
+    costs its store one small write per 15 s, not one per step.
+    """
+
+    def __init__(self, store: ResultsStore, experiment: str, trial_id: str, key: str, d: int | None,
+                 epochs: int, started_at: float) -> None:
+        self.store, self.path = store, f"{RUNNING}/{experiment}/{trial_id}.json"
+        self.trial = {"trial_id": trial_id, "key": key, "d": d, "epochs": epochs, "started_at": started_at}
+        self.training_since: float | None = None
+        self.steps_at_start = 0
+        self.written_at = -math.inf
+
+    def __call__(self, step: int, steps: int, epoch: int) -> None:
+        now = time.time()
+        if self.training_since is None:  # the rate is measured from this process's first step on
+            self.training_since, self.steps_at_start = now, step
+        elif now - self.written_at < WRITE_EVERY_S and step * self.trial["epochs"] % steps:  # not an epoch's end
+            return
+        progress = TrialProgress(**self.trial, epoch=epoch, step=step, steps=steps, training_since=self.training_since,
+                                 steps_at_start=self.steps_at_start, updated_at=now)
+        self.written_at = now
+        try:
+            self.store.put_json(self.path, asdict(progress))
+        except OSError as e:  # a store out of reach costs the trial its progress lines, never its run
+            logger.warning("trial %s could not write its progress to %s: %s", self.trial["trial_id"], self.store.uri, e)
+
+
+def read_progress(store: ResultsStore, experiment: str) -> list[TrialProgress]:
+    """The progress files of ``experiment``'s running trials, oldest trial first; a file of another shape is skipped."""
+    found = []
+    for values in store.json_files(f"{RUNNING}/{experiment}").values():
+        try:
+            found.append(TrialProgress(**values))
+        except TypeError:
+            continue
+    return sorted(found, key=lambda t: t.started_at)
+
+
+def drop_progress(store: ResultsStore, experiment: str, trial_id: str) -> None:
+    """The trial has ended and its row is stored: it no longer runs."""
+    store.delete(f"{RUNNING}/{experiment}/{trial_id}.json")
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """Seconds left per search key and for the whole search; None where no running trial has measured a rate."""
+
+    per_key: dict[str, float | None]
+    total: float | None
+
+
+def time_left(running: Sequence[TrialProgress], trials_left: Mapping[str, int], parallelism: int, slots: int,
+              now: float) -> TimeLeft:
+    """The time the search has left if every key spends its whole trial budget, its trial slots kept busy.
+
+    * A running trial has its steps left × its seconds per step (measured over its
+      training so far, evaluations included) left.
+    * A trial not yet started takes as long as a whole trial of its key measured so
+      far (loading, then every step at the measured rate), averaged over the key's
+      running trials, else over every running trial.
+    * A key's work is its running trials' time left plus ``trials_left`` × that
+      trial time; it has at least its longest running trial left, and at least its
+      work spread over its ``parallelism`` slots. The search has its keys' work
+      (a shared full fine-tune counted once) spread over all ``slots``, and at least
+      its longest running trial.
+
+    It is an upper end in one way: a key that settles its d90 early, or a trial that
+    stops once it has passed, ends sooner. ``trials_left`` is each key's trials
+    that may still start (its budget less the trials already run or running).
+    """
+    rates = [t.trial_seconds for t in running if t.trial_seconds is not None]
+    overall = sum(rates) / len(rates) if rates else None
+    per_key: dict[str, float | None] = {}
+    future_work: float | None = 0.0
+    for key, left in trials_left.items():
+        mine = [t for t in running if t.belongs_to(key)]
+        remaining = [t.seconds_left(now) for t in mine]
+        own = [t.trial_seconds for t in mine if t.trial_seconds is not None]
+        trial_time = sum(own) / len(own) if own else overall
+        if None in remaining or (left and trial_time is None):
+            per_key[key], future_work = None, None
+            continue
+        future = left * trial_time if left else 0.0
+        per_key[key] = max(max(remaining, default=0.0), (sum(remaining) + future) / max(1, parallelism))
+        future_work = None if future_work is None else future_work + future
+    running_left = [t.seconds_left(now) for t in running]
+    if future_work is None or None in running_left:
+        return TimeLeft(per_key, None)
+    total = max(max(running_left, default=0.0), (sum(running_left) + future_work) / max(1, slots))
+    return TimeLeft(per_key, total)
