@@ -52,3 +52,12 @@ def test_mrpc_curve_averages_seeds_before_picking_the_best_lr():
     ]
     best = best_lr_means(rows)
     assert best == pytest.approx({("said", 1000): 0.76, ("did", 1000): 0.71, ("full", None): 0.80})
+
+
+def test_interval_budget_reports_every_budget():
+    out = subprocess.run([sys.executable, "benchmarks/interval_budget.py", "--curves", "2", "--workers", "1"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row[0].strip() for row in rows] == ["10", "16", "16", "24", "32"]
+    for row in rows:
+        assert 0 <= float(row[3].strip(" %")) <= 100 and 1 <= float(row[6]) <= int(row[0])
