@@ -32,7 +32,7 @@ INVALID = "invalid search spec: "
 
 # The quick CPU profile (search_spaces/quick_cpu.yaml, which a test keeps equal): what `raydim search`
 # runs without --space. Three epochs over MRPC's train set per trial (one is too few for a meaningful
-# MiniLM d90), one CPU each, up to 10 trials (about 45 minutes on 2 cores); see the YAML for the reasoning.
+# MiniLM d90), one CPU each, up to 10 trials (about an hour on 2 cores); see the YAML for the reasoning.
 QUICK_TRAIN = {"epochs": 3, "batch_size": 32, "max_length": 128, "train_eval_samples": 256, "group_by_length": True}
 QUICK_SEARCH = {
     "strategy": "d90", "ratio": 0.9, "threshold": "paper", "d_min": 300, "d_max": 30_000, "tolerance": 1.0,
