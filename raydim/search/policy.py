@@ -36,7 +36,7 @@ from raydim.search.results import (BASELINE_SUPPLIED, BUDGET_EXHAUSTED, INCOMPLE
                                    THRESHOLD_IN_NOISE, KeyProgress, KeyResult, Outcome)
 from raydim.search.settings import SearchSettings
 from raydim.search.thresholds import BASELINE_AT_CHANCE, Thresholds, thresholds
-from raydim.search.trials import COMPLETED, FAILED, RUNNING, KeyHistory, Point, TrialRecord, TrialRequest
+from raydim.search.trials import COMPLETED, FAILED, RUNNING, KeyHistory, TrialRecord, TrialRequest
 from raydim.strategies import Strategy, get_strategy
 
 STATE_VERSION = 2
