@@ -8,7 +8,16 @@
    another seed of the full fine-tune — how much it would shrink var(ln d90)
    (c-optimal design at the fit). Greedy picks fill every free slot, each pick
    counted before the next, and trials still running count as if done, so
-   parallel slots spread out instead of repeating one answer.
+   parallel slots spread out instead of repeating one answer. While an end of the
+   interval is open, one pick goes first to closing it — half the smallest tested d
+   (twice the largest), clamped to the range, or another seed at a range end already
+   tested — unless a trial already runs there or beyond; the design, being local to
+   the fit, would otherwise keep refining between the tested d's (a real MRPC run
+   spent ten trials with its low end open). On the MRPC-matched simulator
+   (benchmarks/interval_budget.py, 150 draws) it raised the share of two-sided
+   intervals at 16 trials from 65–71% to 73–81% and cut the median width from
+   18–24× to 12–13×, coverage unchanged; at 24–32 trials it changed little. Half,
+   not a quarter: probing 4× beyond left the 16-trial widths at 14–23×.
 3. **Stop** once the interval is two-sided and high/low ≤ 1 + ``tolerance``, or at
    ``max_trials``.
 
@@ -121,7 +130,8 @@ class D90Search:
         tested = {sc.d: sc.best_lr for sc in history.scores()}
         done = [r.request.d for r in history.best_lr_trials()]
         running = [r.request.d for r in history.subspace() if r.status == RUNNING]
-        design = Design(crossing, reference, done + running)
+        probes = self._probes(crossing, history, tested, running)[:n]
+        design = Design(crossing, reference, done + running + probes)
         low = crossing.low if crossing.low is not None else min(tested)
         high = crossing.high if crossing.high is not None else max(tested)
         half = (math.log(high) - math.log(low)) / 2
@@ -135,12 +145,34 @@ class D90Search:
             candidates.append(None)  # one more full fine-tune
         candidates = list(dict.fromkeys(candidates))
         caps = [None if c is None else s.seeds_per_d - len({req.seed for req in history.tried(int(c))
-                                                              if req.lr == tested.get(int(c))})
+                                                              if req.lr == tested.get(int(c))}) - probes.count(c)
                 for c in candidates]
         points: list[Point] = []
-        for pick in design.choose(candidates, n, caps):
+        for pick in [*probes, *design.choose(candidates, n - len(probes), caps)]:
             points.append(self._point(pick, history, tested, points))
         return points
+
+    def _probes(self, crossing: Crossing, history: KeyHistory, tested: dict[int, float],
+                running: list[int]) -> list[float]:
+        """A d beyond the tested range for each open end of the interval that no running trial probes yet.
+
+        The design is local: at a steep fitted curve it sees no information far from
+        the MLE, so it keeps refining between the tested d's while the open end is
+        decided only by d's outside them. Half the smallest tested d (twice the
+        largest), clamped to the range, is the trial that bounds it; at a range end
+        already tested, another seed there, up to ``seeds_per_d``.
+        """
+        s = self.settings
+        smallest, largest = min(tested), max(tested)
+        ends = []
+        if crossing.low is None:
+            d = max(round(smallest / 2), s.d_min)
+            ends.append((d, any(r < smallest or r == d for r in running)))
+        if crossing.high is None:
+            d = min(largest * 2, s.d_max)
+            ends.append((d, any(r > largest or r == d for r in running)))
+        return [float(d) for d, probed in ends if not probed and len(
+            {req.seed for req in history.tried(d) if req.lr == tested.get(d)}) < s.seeds_per_d]
 
     def _point(self, pick: float | None, history: KeyHistory, tested: dict[int, float],
                chosen: list[Point]) -> Point:

@@ -9,6 +9,8 @@ import pytest
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve, random_curve
 from raydim.search.ksection import coarse_grid
 from raydim.search.simulator import run_search
+from raydim.search.trials import TrialRequest
+from raydim.tune.spec import QUICK_SEARCH
 
 KEY = SearchKey("qnli", "roberta-base")
 
@@ -109,3 +111,34 @@ def test_allocation_never_idles_a_free_slot_while_the_key_has_budget(slots):
         for r in requests:
             policy.record_result(r.trial_id, curve(r))
     assert len(policy.history(KEY.id).records) == settings.max_trials
+
+
+def mrpc_seed0_policy() -> SearchPolicy:
+    """The d's of a real MRPC run (MiniLM-L6, seed 0): 2400 fails by 0.7σ, every later d passes.
+
+    Scores are illustrative; they leave the interval open below (about [–, 7,100]) as the run's was.
+    """
+    key = SearchKey("mrpc", "minilm-l6", method="said")
+    settings = SearchSettings(**{**QUICK_SEARCH, "max_trials": 16, "parallelism": 2})
+    policy = SearchPolicy([KeyTarget(key, chance=279 / 408, metric="accuracy", eval_size=408)], settings)
+    policy.record_finished(TrialRequest("full", key.baseline_key, None, 1e-4, 0), 0.794)
+    trials = [(2400, 0.699), (9600, 0.78), (19200, 0.79), (3442, 0.74), (3329, 0.745), (3151, 0.74), (3094, 0.738)]
+    for i, (d, accuracy) in enumerate(trials):
+        policy.record_finished(TrialRequest(f"t{i}", key, d, 0.1 * math.sqrt(1e4 / d), 0), accuracy)
+    result = policy.results()[0]
+    assert result.d90_low is None and result.d90_high is not None
+    return policy
+
+
+def test_open_low_end_gets_a_probe_below_the_smallest_tested_d():
+    policy = mrpc_seed0_policy()
+    ds = [r.d for r in policy.propose(2)]
+    assert 1200 in ds  # half the smallest tested d; the design fills the other slot
+    assert len(ds) == 2
+
+
+def test_a_running_probe_is_not_repeated():
+    policy = mrpc_seed0_policy()
+    (probe,) = policy.propose(1)
+    assert probe.d == 1200
+    assert all(r.d is None or r.d >= 2400 for r in policy.propose(1))
