@@ -114,15 +114,15 @@ def test_allocation_never_idles_a_free_slot_while_the_key_has_budget(slots):
 
 
 def mrpc_seed0_policy() -> SearchPolicy:
-    """The d's of a real MRPC run (MiniLM-L6, seed 0): 2400 fails by 0.7σ, every later d passes.
-
-    Scores are illustrative; they leave the interval open below (about [–, 7,100]) as the run's was.
-    """
+    """The real MRPC run of 2026-12-03 (docs/subspace.md: MiniLM-L6, seed 0, three full fine-tunes): 2400 fails
+    by 0.7σ, every later d passes, and its interval ended open below, [–, 44,225]."""
     key = SearchKey("mrpc", "minilm-l6", method="said")
     settings = SearchSettings(**{**QUICK_SEARCH, "max_trials": 16, "parallelism": 2})
     policy = SearchPolicy([KeyTarget(key, chance=279 / 408, metric="accuracy", eval_size=408)], settings)
-    policy.record_finished(TrialRequest("full", key.baseline_key, None, 1e-4, 0), 0.794)
-    trials = [(2400, 0.699), (9600, 0.78), (19200, 0.79), (3442, 0.74), (3329, 0.745), (3151, 0.74), (3094, 0.738)]
+    for seed, accuracy in enumerate([0.7941, 0.8113, 0.7966]):
+        policy.record_finished(TrialRequest(f"full{seed}", key.baseline_key, None, 1e-4, seed), accuracy)
+    trials = [(2400, 0.7059), (9600, 0.7426), (19200, 0.7500), (3442, 0.7328), (3329, 0.7255), (3151, 0.7255),
+              (3094, 0.7377)]
     for i, (d, accuracy) in enumerate(trials):
         policy.record_finished(TrialRequest(f"t{i}", key, d, 0.1 * math.sqrt(1e4 / d), 0), accuracy)
     result = policy.results()[0]
