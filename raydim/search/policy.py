@@ -79,6 +79,9 @@ class SearchPolicy:
         order = list(self.targets)
         order = order[self._cursor:] + order[:self._cursor]
         self._cursor = (self._cursor + 1) % len(order)
+        # the keys' slots together: shared full fine-tunes let a key start beside them, never beyond the total
+        running = sum(r.status == RUNNING for r in self._trials.values())
+        n = min(n, self.settings.parallelism * len(self.targets) - running)
         proposed: list[TrialRequest] = []
         while len(proposed) < n and order:
             for key_id in list(order):
@@ -94,6 +97,14 @@ class SearchPolicy:
                     proposed.append(request)
         return proposed
 
+    def _slots_held(self, key_id: str, history: KeyHistory) -> float:
+        """The key's running trials against its ``parallelism``: a full fine-tune the keys of one (task, model,
+        checkpoint) share counts a share each, so that two keys waiting on one baseline do not leave a slot idle
+        (SAID and DID with one slot each would otherwise run a single trial until the threshold is known)."""
+        baseline_key = self.targets[key_id].key.baseline_key
+        sharing = sum(t.key.baseline_key == baseline_key and t.baseline is None for t in self.targets.values())
+        return sum(1.0 if not r.request.is_baseline else 1.0 / max(sharing, 1) for r in history.running())
+
     def _next_request(self, key_id: str) -> TrialRequest | None:
         """The key's next trial, id still blank: a rerun, else a missing full fine-tune, else the strategy's pick.
 
@@ -101,7 +112,7 @@ class SearchPolicy:
         """
         s, target = self.settings, self.targets[key_id]
         history = self.history(key_id)
-        if len(history.running()) >= s.parallelism or len(history.records) >= s.max_trials:
+        if self._slots_held(key_id, history) >= s.parallelism or len(history.records) >= s.max_trials:
             return None
         rerun = self._rerun_due(key_id, history)
         if rerun is not None:

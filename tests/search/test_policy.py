@@ -53,6 +53,22 @@ def test_free_slots_are_shared_fairly_across_keys():
     assert len(policy.propose(100)) == 6  # then each key up to its parallelism
 
 
+def test_keys_sharing_a_baseline_fill_every_slot_while_it_runs():
+    """SAID and DID of one model with one slot each: the shared full fine-tune holds half a slot of each, so two
+    start at once (two baseline runs, then a grid cut beside the last one), never one trial on two CPUs."""
+    targets = [KeyTarget(key, chance=0.5) for key in (KEY_A, KEY_B)]
+    policy = SearchPolicy(targets, settings(parallelism=1, baseline_seeds=2, baseline_lrs=(3e-5, 1e-4)))
+    first = policy.propose(2)
+    assert [r.d for r in first] == [None, None] and len({(r.lr, r.seed) for r in first}) == 2
+    for request in first:
+        policy.record_result(request.trial_id, CURVE(request))
+    second = policy.propose(2)
+    assert [r.d for r in second] == [None, None]  # the other two of 2 rates × 2 seeds
+    policy.record_result(second[0].trial_id, CURVE(second[0]))
+    [beside] = policy.propose(2)  # one baseline still runs: one more trial fills the free slot
+    assert beside.d is not None
+
+
 def test_duplicate_completion_is_counted_once():
     policy = SearchPolicy(supplied(KEY_A), settings())
     [request] = policy.propose(1)
