@@ -12,7 +12,6 @@ import ray.cloudpickle
 from ray import tune
 
 import raydim.train.loop
-from raydim.search import SearchKey, SimulatedCurve
 from raydim.store import ResultsStore
 from raydim.tune import CURVES, SearchSpec, fine_tune, load_searcher, run_search, simulated_trial
 from raydim.tune.recorder import StoreCallback
