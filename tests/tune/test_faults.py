@@ -13,7 +13,7 @@ from ray import tune
 
 import raydim.train.loop
 from raydim.store import ResultsStore
-from raydim.tune import CURVES, SearchSpec, fine_tune, load_searcher, run_search, simulated_trial
+from raydim.tune import SearchSpec, fine_tune, load_searcher, run_search, simulated_trial
 from raydim.tune.recorder import StoreCallback
 from tests.tune.test_trainable import tiny  # noqa: F401 - the fixture
 from tests.tune.test_tuner import CURVE_SPACE, SETTINGS, assert_found_true_d90, targets
