@@ -82,7 +82,7 @@ class Reference:
 class Crossing:
     """The fitted crossing: d90 (the best curve's), the interval at ``level``; None marks an open end."""
 
-    d90: float | None  # None when the best curve never reaches the threshold
+    d90: float | None  # None when the best curve crosses beyond [d_min / 8, 8 · d_max] (or never)
     low: float | None
     high: float | None
     level: float
@@ -142,7 +142,9 @@ def _fit(observations: tuple[Observation, ...], reference: Reference, level: flo
     low = min(float(lowest.min()), float(edges.min(initial=np.inf)), edge_high)  # beyond 8·d_max: bounded there
     high = max(float(highest.max()), float(edges.max(initial=-np.inf)), edge_low)
     d90 = crossing_x(m_hat, s_hat, u_hat, reference.threshold(), c)
-    return Crossing(d90=math.exp(d90) if math.isfinite(d90) else None,
+    # no point where the trials cannot speak for one: a best curve crossing at d ≈ 0.3 was printed as "d90 0"
+    point = math.exp(d90) if edge_low <= d90 <= edge_high else None
+    return Crossing(d90=point,
                     low=math.exp(low) if low > edge_low else None, high=math.exp(high) if high < edge_high else None,
                     level=level, mle=(m_hat, s_hat, u_hat))
 

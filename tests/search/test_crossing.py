@@ -106,3 +106,13 @@ def test_the_cutoff_scale_is_what_calibrates_it(monkeypatch):
         assert coverage() < 0.75
     finally:
         crossing_module._fit.cache_clear()
+
+
+def test_no_point_estimate_beyond_the_range_the_trials_speak_for():
+    """SST-2's first SAID trial (2026-12-03, docs/results.md) stopped after epoch 1 at d = 3,200, already 2σ above
+    the threshold: the best curve crosses far below d_min / 8 and the low end is open, so d90 is None rather than
+    a number like 0.3 (printed "d90 0")."""
+    reference = Reference(chance=0.5092, full=0.8716, full_sd=0.0063, ratio=0.9, kind="paper", noise_sd=0.0109,
+                          noise_df=5.0)
+    crossing = fit_crossing([Observation(3200, 0.8073, censored=True)], reference, 0.9, 100, 100_000)
+    assert crossing.low is None and crossing.high is not None and crossing.d90 is None
