@@ -75,6 +75,11 @@ def crossing_outcome(history: KeyHistory, reference: Reference, settings: Search
                    lo=lo, hi=hi, level=settings.level)
 
 
+def _seeds_at(history: KeyHistory, d: int, tested: dict[int, float]) -> int:
+    """Seeds tried at ``d`` with its best learning rate so far: what ``seeds_per_d`` caps."""
+    return len({req.seed for req in history.tried(d) if req.lr == tested.get(d)})
+
+
 class D90Search:
     """Given one key's history, the next trials to run: pure, so a restored search picks the same ones."""
 
@@ -144,8 +149,7 @@ class D90Search:
         if reference.full_sd > 0:
             candidates.append(None)  # one more full fine-tune
         candidates = list(dict.fromkeys(candidates))
-        caps = [None if c is None else s.seeds_per_d - len({req.seed for req in history.tried(int(c))
-                                                              if req.lr == tested.get(int(c))}) - probes.count(c)
+        caps = [None if c is None else s.seeds_per_d - _seeds_at(history, int(c), tested) - probes.count(c)
                 for c in candidates]
         points: list[Point] = []
         for pick in [*probes, *design.choose(candidates, n - len(probes), caps)]:
@@ -171,8 +175,7 @@ class D90Search:
         if crossing.high is None:
             d = min(largest * 2, s.d_max)
             ends.append((d, any(r > largest or r == d for r in running)))
-        return [float(d) for d, probed in ends if not probed and len(
-            {req.seed for req in history.tried(d) if req.lr == tested.get(d)}) < s.seeds_per_d]
+        return [float(d) for d, probed in ends if not probed and _seeds_at(history, d, tested) < s.seeds_per_d]
 
     def _point(self, pick: float | None, history: KeyHistory, tested: dict[int, float],
                chosen: list[Point]) -> Point:
