@@ -373,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="append", metavar="TASK=METRIC",
                    help="known full fine-tune metric: skips those full fine-tunes (repeat per task)")
     g = p.add_argument_group("search")
-    g.add_argument("--strategy", choices=list(STRATEGIES), help="default: d90 (bracket, then trials placed to narrow the d90 interval)")
+    g.add_argument("--strategy", choices=list(STRATEGIES),
+                   help="default: d90 (bracket, then trials placed to narrow the d90 interval)")
     g.add_argument("--ratio", type=float, help="d90's fraction of the full fine-tune (default: 0.9)")
     g.add_argument("--threshold", choices=["paper", "relative"],
                    help="ratio × full (paper, default), or chance + ratio × (full − chance)")
