@@ -266,14 +266,14 @@ def check_models(spec) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
-    from raydim.analysis import build_report, format_report, write_figures
+    from raydim.analysis import build_report, format_report, format_trials, write_figures
     from raydim.store import ResultsStore
     from raydim.writable import check_folder
 
     if args.figures:
         check_folder(args.figures, "--figures")
     report = build_report(ResultsStore.at(args.storage), args.experiment, args.bits, args.delta)
-    print(format_report(report, args.format))
+    print((format_trials if args.trials else format_report)(report, args.format))
     if args.figures:
         try:
             paths = write_figures(report, args.figures)
@@ -411,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", help="one search, by its --name (default: every search in the store)")
     p.add_argument("--format", default="table", choices=["table", "md", "csv", "json"],
                    help="table (default), md, or every column as csv or json")
+    p.add_argument("--trials", action="store_true",
+                   help="every trial instead of the d90 table: d, lr, seed, score, epochs, seconds")
     p.add_argument("--figures", metavar="DIR", help="also write the PNG figures into this folder")
     p.add_argument("--bits", type=float, default=8.0, help="q, bits per coordinate of θ_d in the bound (default: 8)")
     p.add_argument("--delta", type=float, default=0.05, help="δ, the bound's failure probability (default: 0.05)")

@@ -5,12 +5,14 @@ Typical use::
 
     report = build_report(ResultsStore.at("~/ray_results"), experiment="glue")
     report.d90, report.bounds, report.scaling      # pandas data frames
+    print(format_trials(report, "md"))              # every trial the d90s came from
     write_figures(report, "figures/")
 """
 
 from raydim.analysis.bounds import bound_table, compression_bound, measured_gap
-from raydim.analysis.report import FORMATS, Report, build_report, format_report, write_figures
+from raydim.analysis.report import (FORMATS, Report, build_report, format_report, format_trials,
+                                    write_figures)
 from raydim.analysis.scaling import power_law_fit, scaling_table
 
-__all__ = ["FORMATS", "Report", "bound_table", "build_report", "compression_bound", "format_report",
+__all__ = ["FORMATS", "Report", "bound_table", "build_report", "compression_bound", "format_report", "format_trials",
            "measured_gap", "power_law_fit", "scaling_table", "write_figures"]

@@ -96,6 +96,46 @@ def format_report(report: Report, fmt: str = "table") -> str:
         fits = [f"d90 ∝ D^{f.slope:.2f} (R² {f.r2:.2f}, {f.models} models) for {f.task} {f.method} {f.checkpoint}"
                 for f in report.scaling.itertuples()]
         return "\n".join([text, *fits])
+    return _markdown(headers, rows)
+
+
+def format_trials(report: Report, fmt: str = "table") -> str:
+    """Every trial the report read, one row each in the order they started per experiment: what a d90 came from.
+
+    A table or Markdown shows what a reader checks a d90 against (d, rate, seed, the best epoch's score, train
+    score, epochs, seconds, and whether the trial was stopped once passed, reused from another search or failed);
+    CSV and JSON give every column but the search's settings JSON, which each row repeats.
+    """
+    if fmt not in FORMATS:
+        raise RaydimError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    trials = report.trials.sort_values(["experiment", "started_at", "finished_at"], kind="stable")
+    if fmt in ("csv", "json"):
+        trials = trials.drop(columns=["search"])
+        if fmt == "csv":
+            return trials.to_csv(index=False).rstrip("\n")
+        return json.dumps(trials.astype(object).where(trials.notna(), None).to_dict("records"), indent=2, default=str)
+    headers = ("experiment", "key", "d", "lr", "seed", "score", "train", "best epoch", "seconds", "note")
+    rows = [(r.experiment, f"{r.task}:{r.model}@{r.checkpoint}:{r.method}", _num(r.d, ",.0f"), f"{r.lr:.3g}",
+             str(r.seed), f"{_num(r.primary, '.4f')} {r.primary_metric or ''}".rstrip(), _num(r.train_metric, ".3f"),
+             "-" if _missing(r.best_epoch) else f"{r.best_epoch:.0f} of {r.epochs:.0f}", _num(r.seconds, ",.0f"),
+             _trial_note(r)) for r in trials.itertuples()]
+    if fmt == "table":
+        return format_table(headers, rows)
+    return _markdown(headers, rows)
+
+
+def _trial_note(trial) -> str:
+    notes = []
+    if trial.status != "completed":
+        notes.append(f"{trial.status}: {trial.error}" if isinstance(trial.error, str) else trial.status)
+    if trial.censored is True:
+        notes.append("stopped once passed (score is a lower bound)")
+    if isinstance(trial.reused_from, str):
+        notes.append(f"reused from {trial.reused_from}")
+    return "; ".join(notes)
+
+
+def _markdown(headers, rows) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 

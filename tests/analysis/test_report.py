@@ -1,8 +1,10 @@
 """`raydim report`: the d90 table in four formats, figures on request, and its mistakes as one-line errors."""
 
 import csv
+import datetime as dt
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -35,6 +37,34 @@ def test_one_experiment_as_json_csv_and_markdown(storage, capsys):
                                "gap"} <= set(rows[0])
     assert main(["report", "--storage", str(storage), "--format", "md"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("|---|")
+
+
+def test_trials_lists_every_trial_in_the_order_it_started_with_what_to_know_about_it(storage, tmp_path, capsys):
+    from raydim.store import ResultsStore
+    from tests.store.rows import T0, trial_row
+
+    later = T0 + dt.timedelta(hours=1)
+    search = ResultsStore.at(str(storage)).rows("scaling-base")[0].search  # a real search's settings and targets
+    ResultsStore(str(tmp_path / "raydim-store")).write([replace(row, search=search) for row in [
+        trial_row(trial_id="late", d=3200, started_at=later, finished_at=later + dt.timedelta(seconds=298),
+                  censored=True, best_epoch=1, epochs=1, seconds=298.0),
+        trial_row(trial_id="full", method="full", d=None, num_trainable=22_713_986, grouping=None, lr=1e-4),
+        trial_row(trial_id="copy", d=400, lr=0.5, primary=0.5505, reused_from="older-search", started_at=T0,
+                  finished_at=T0 + dt.timedelta(seconds=1)),
+        trial_row(trial_id="failed", d=800, status="error", error="RuntimeError: out of memory", primary=None),
+    ]])
+    assert main(["report", "--storage", str(tmp_path), "--trials", "--format", "md"]) == 0
+    header, rule, *rows = capsys.readouterr().out.splitlines()
+    assert header.startswith("| experiment | key | d | lr | seed | score |") and rule.startswith("|---|")
+    # by start, then by end: the copy (T0, 1 s), the full fine-tune and the failed trial (T0, 60 s), the censored one
+    assert [row.split(" | ")[2] for row in rows] == ["400", "-", "800", "3,200"]
+    assert "0.5505 accuracy" in rows[0] and "reused from older-search" in rows[0]
+    assert "mrpc:minilm-l6@final:full" in rows[1] and "| 0.0001 |" in rows[1]
+    assert "error: RuntimeError: out of memory" in rows[2]
+    assert "| 1 of 1 | 298 | stopped once passed (score is a lower bound) |" in rows[3]
+    assert main(["report", "--storage", str(tmp_path), "--trials", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 4 and "search" not in records[0] and records[3]["censored"] is True
 
 
 def test_figures_are_written_where_asked(storage, tmp_path, capsys):
