@@ -1,5 +1,6 @@
 """The paper's analyses over the results store, as functions returning data frames (for notebooks and
-``raydim report``): the generalization bound at d90 beside the measured gap, d90 against model size, and figures.
+``raydim report``): the generalization bound at d90 beside the measured gap, d90 against model size (the slope
+with its interval), and figures.
 
 Typical use::
 
@@ -12,7 +13,7 @@ Typical use::
 from raydim.analysis.bounds import bound_table, compression_bound, measured_gap
 from raydim.analysis.report import (FORMATS, Report, build_report, format_report, format_trials,
                                     write_figures)
-from raydim.analysis.scaling import power_law_fit, scaling_table
+from raydim.analysis.scaling import SlopeFit, scaling_table, slope_fit
 
-__all__ = ["FORMATS", "Report", "bound_table", "build_report", "compression_bound", "format_report", "format_trials",
-           "measured_gap", "power_law_fit", "scaling_table", "write_figures"]
+__all__ = ["FORMATS", "Report", "SlopeFit", "bound_table", "build_report", "compression_bound", "format_report",
+           "format_trials", "measured_gap", "scaling_table", "slope_fit", "write_figures"]

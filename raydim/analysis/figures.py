@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from raydim.analysis.bounds import key_ids
-from raydim.analysis.scaling import GROUP
+from raydim.analysis.scaling import GROUP, format_slope
 from raydim.store.d90 import latest_per_key
 from raydim.atomic import write_atomically
 
@@ -58,7 +58,8 @@ def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | 
 
 
 def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | None:
-    """d90 against parameter count, log-log, per (task, method, checkpoint), with each fitted line, slope and R²."""
+    """d90 against parameter count, log-log, per (task, method, checkpoint): each d90 with its interval (an open
+    end drawn to the plot's edge), the fitted line, its slope with the slope's interval, and R²."""
     found = latest_per_key(d90s.dropna(subset=["d90", "D"]))
     if found.empty:
         return None
@@ -66,17 +67,22 @@ def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | 
     ax = figure.add_subplot()
     for group, rows in found.groupby(GROUP, sort=True):
         label = " ".join(group)
-        points = ax.scatter(rows["D"], rows["d90"], label=label)
+        points = ax.scatter(rows["D"], rows["d90"], label=label, zorder=3)
+        low = rows["d90_low"].astype(float).fillna(rows["d90"].astype(float) / 100)  # an open end: off the plot
+        high = rows["d90_high"].astype(float).fillna(rows["d90"].astype(float) * 100)
+        ax.errorbar(rows["D"], rows["d90"], yerr=[rows["d90"] - low, high - rows["d90"]], fmt="none",
+                    ecolor=points.get_facecolor()[0], elinewidth=1, capsize=3)
         fit = fits[(fits[GROUP] == pd.Series(group, index=GROUP)).all(axis=1)] if not fits.empty else fits
         if not fit.empty:
             f = fit.iloc[0]
             x = np.geomspace(rows["D"].min(), rows["D"].max(), 50)
             ax.plot(x, 10 ** f["intercept"] * x ** f["slope"], color=points.get_facecolor()[0], lw=1,
-                    label=f"{label}: slope {f['slope']:.2f}, R² {f['r2']:.2f}")
+                    label=f"{label}: slope {format_slope(f)}, R² {f['r2']:.2f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_ylim(found["d90"].min() / 10, found["d90"].max() * 10)  # open interval ends run off the plot
     ax.set_xlabel("parameters D")
-    ax.set_ylabel("d90")
+    ax.set_ylabel("d90 (bars: its interval)")
     ax.legend(fontsize=7)
     return _save(figure, path)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
-from raydim.analysis.scaling import scaling_table
+from raydim.analysis.scaling import format_slope, scaling_table
 from raydim.errors import RaydimError
 from raydim.store import ResultsStore, d90_table
 from raydim.table import format_compute, format_interval, format_table
@@ -93,8 +93,8 @@ def format_report(report: Report, fmt: str = "table") -> str:
              str(r.trials_used), format_compute(r.cpu_hours, r.gpu_hours)) for r in report.d90.itertuples()]
     if fmt == "table":
         text = format_table(headers, rows)
-        fits = [f"d90 ∝ D^{f.slope:.2f} (R² {f.r2:.2f}, {f.models} models) for {f.task} {f.method} {f.checkpoint}"
-                for f in report.scaling.itertuples()]
+        fits = [f"d90 ∝ D^slope, slope {format_slope(f)} (R² {f.r2:.2f}, {f.models} models) for {f.task} "
+                f"{f.method} {f.checkpoint}" for f in report.scaling.itertuples()]
         return "\n".join([text, *fits])
     return _markdown(headers, rows)
 

@@ -23,7 +23,7 @@ def storage(tmp_path_factory):
 def test_table_lists_every_key_and_the_scaling_fit(storage, capsys):
     assert main(["report", "--storage", str(storage)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("experiment") and out.count("found") == 4 and "d90 ∝ D^-0.5" in out
+    assert out.startswith("experiment") and out.count("found") == 4 and "d90 ∝ D^slope, slope -0.5" in out
 
 
 def test_one_experiment_as_json_csv_and_markdown(storage, capsys):
