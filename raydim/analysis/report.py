@@ -128,7 +128,7 @@ def _trial_note(trial) -> str:
     notes = []
     if trial.status != "completed":
         notes.append(f"{trial.status}: {trial.error}" if isinstance(trial.error, str) else trial.status)
-    if trial.censored is True:
+    if not _missing(trial.censored) and bool(trial.censored):  # numpy's bool where the column has no gaps
         notes.append("stopped once passed (score is a lower bound)")
     if isinstance(trial.reused_from, str):
         notes.append(f"reused from {trial.reused_from}")
