@@ -83,18 +83,22 @@ class SearchPolicy:
         running = sum(r.status == RUNNING for r in self._trials.values())
         n = min(n, self.settings.parallelism * len(self.targets) - running)
         proposed: list[TrialRequest] = []
-        while len(proposed) < n and order:
-            for key_id in list(order):
-                if len(proposed) == n:
-                    break
-                request = self._next_request(key_id)
-                if request is None:
-                    order.remove(key_id)
-                else:
-                    name = trial_ids[len(proposed)] if trial_ids is not None else f"t{len(self._trials):05d}"
-                    request = replace(request, trial_id=name)
-                    self._add(TrialRecord(request))
-                    proposed.append(request)
+        # Each key up to its own slots first; then the slots of keys that have nothing to run (finished, or
+        # waiting on their results) go to keys that do, so a key that ends early does not leave its CPU idle.
+        for cap in (self.settings.parallelism, self.settings.parallelism * len(self.targets)):
+            keys = list(order)
+            while len(proposed) < n and keys:
+                for key_id in list(keys):
+                    if len(proposed) == n:
+                        break
+                    request = self._next_request(key_id, cap)
+                    if request is None:
+                        keys.remove(key_id)
+                    else:
+                        name = trial_ids[len(proposed)] if trial_ids is not None else f"t{len(self._trials):05d}"
+                        request = replace(request, trial_id=name)
+                        self._add(TrialRecord(request))
+                        proposed.append(request)
         return proposed
 
     def _slots_held(self, key_id: str, history: KeyHistory) -> float:
@@ -105,14 +109,16 @@ class SearchPolicy:
         sharing = sum(t.key.baseline_key == baseline_key and t.baseline is None for t in self.targets.values())
         return sum(1.0 if not r.request.is_baseline else 1.0 / max(sharing, 1) for r in history.running())
 
-    def _next_request(self, key_id: str) -> TrialRequest | None:
-        """The key's next trial, id still blank: a rerun, else a missing full fine-tune, else the strategy's pick.
+    def _next_request(self, key_id: str, slots: float | None = None) -> TrialRequest | None:
+        """The key's next trial, id still blank: a rerun, else a missing full fine-tune, else the strategy's pick;
+        None while the key holds ``slots`` running trials (default: its ``parallelism``).
 
         Asking changes nothing, so :meth:`finished` asks too.
         """
         s, target = self.settings, self.targets[key_id]
         history = self.history(key_id)
-        if self._slots_held(key_id, history) >= s.parallelism or len(history.records) >= s.max_trials:
+        slots = s.parallelism if slots is None else slots
+        if self._slots_held(key_id, history) >= slots or len(history.records) >= s.max_trials:
             return None
         rerun = self._rerun_due(key_id, history)
         if rerun is not None:

@@ -53,6 +53,18 @@ def test_free_slots_are_shared_fairly_across_keys():
     assert len(policy.propose(100)) == 6  # then each key up to its parallelism
 
 
+def test_a_key_with_nothing_to_run_leaves_its_slot_to_the_others():
+    """Two keys, one slot each (the study's SAID and DID): when one key has nothing to run (here its full
+    fine-tune is within the noise of chance, so it is flagged, not searched; on the SST-2 study SAID had finished)
+    the other runs two trials at once rather than leave a CPU idle (seen on that study: DID went on alone, one
+    trial at a time on two CPUs)."""
+    targets = [KeyTarget(KEY_A, chance=0.5, baseline=0.9), KeyTarget(KEY_B, chance=0.5, baseline=0.51, eval_size=100)]
+    policy = SearchPolicy(targets, settings(parallelism=1))
+    pair = policy.propose(2)
+    assert [r.key for r in pair] == [KEY_A, KEY_A] and len({r.d for r in pair}) == 2
+    assert policy.propose(2) == []  # both slots busy
+
+
 def test_keys_sharing_a_baseline_fill_every_slot_while_it_runs():
     """SAID and DID of one model with one slot each: the shared full fine-tune holds half a slot of each, so two
     start at once (two baseline runs, then a grid cut beside the last one), never one trial on two CPUs."""
