@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from raydim.analysis.bounds import key_ids
 from raydim.analysis.scaling import GROUP, format_slope
@@ -50,11 +51,19 @@ def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | 
                 ax.axvspan(key.d90_low, key.d90_high, color="tab:green", alpha=0.12)
         if (mine["d"] > 0).any():  # a key ended before any subspace trial (no baseline) has no d to log-scale
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(_d_label))
+            ax.xaxis.set_minor_formatter(FuncFormatter(_d_label))  # matplotlib's own overlap within a decade
         ax.set_xlabel("d")
         ax.set_ylabel("metric")
         ax.set_title(f"{key.key}\n({key.experiment}, {key.status})", fontsize=8)
         ax.legend(fontsize=6)
     return _save(figure, path)
+
+
+def _d_label(d: float, _position=None) -> str:
+    """A d tick as a plain number (``2,000``), only at 1, 2 and 5 times a power of ten."""
+    lead = d / 10 ** math.floor(math.log10(d)) if d > 0 else 0.0
+    return f"{d:,.0f}" if any(math.isclose(lead, k) for k in (1, 2, 5)) else ""
 
 
 def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | None:
