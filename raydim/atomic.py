@@ -23,6 +23,7 @@ def write_atomically(path: str | Path, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from the rest of a shared cluster
         write(tmp)
         fsync(tmp)
         os.replace(tmp, target)
@@ -30,6 +31,18 @@ def write_atomically(path: str | Path, write: Callable[[str], None]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync(target.parent)
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` can only swap it, racing other threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022  # no /proc (macOS): the usual default
 
 
 def write_json_atomically(path: str | Path, value: object) -> None:

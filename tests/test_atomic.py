@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 
@@ -46,3 +47,15 @@ def test_a_store_part_is_on_disk_before_it_appears(tmp_path, disk_events):
     [(_, data), (_, folder)] = disk_events  # the rename is pyarrow's move
     assert data == f"{tmp_path}/trials/.{part.rsplit('/', 1)[1]}.tmp" and folder == f"{tmp_path}/trials"
     assert len(store.rows()) == 1
+
+
+def test_an_atomic_file_gets_the_umask_mode_not_the_temp_files_0600(tmp_path):
+    """A figure or JSON result is read by others on a shared cluster: 0644 under the usual umask, like open()."""
+    old = os.umask(0o027)
+    try:
+        write_json_atomically(tmp_path / "result.json", {"d90": 434})
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "result.json").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o640
