@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 
@@ -27,10 +26,16 @@ def format_interval(low: int | None, high: int | None, level: float | None) -> s
 def format_compute(cpu_hours: float | None, gpu_hours: float | None) -> str:
     """``1.20 GPU-h`` where the trials held GPUs, else ``3.40 CPU-h``; ``-`` where the rows do not say (None or NaN,
     as a data frame holds a missing value)."""
-    if not _missing(gpu_hours) and gpu_hours > 0:
+    if not missing(gpu_hours) and gpu_hours > 0:
         return f"{gpu_hours:.2f} GPU-h"
-    return "-" if _missing(cpu_hours) else f"{cpu_hours:.2f} CPU-h"
+    return "-" if missing(cpu_hours) else f"{cpu_hours:.2f} CPU-h"
 
 
-def _missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def missing(value: object) -> bool:
+    """None, NaN or pandas' NA: a value the row does not have (a data frame holds a missing value as NaN or NA)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN is the one value unequal to itself
+    except TypeError:
+        return True  # pandas' NA: its comparisons are NA, which has no truth value

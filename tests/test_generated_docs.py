@@ -19,6 +19,7 @@ def test_the_study_and_the_default_search_have_their_tables_generated():
     commands = {(doc.name, command) for doc, command, _ in BLOCKS}
     assert ("results.md", "raydim report --storage docs/results/store --format md") in commands
     assert ("results.md", "raydim report --storage docs/results/store --trials --format md") in commands
+    assert ("subspace.md", "raydim report --storage docs/results/mrpc-default --format md") in commands
     assert len(commands) == len(BLOCKS), "a generated table appears twice in one document"
 
 

@@ -7,7 +7,6 @@ it computes anything, so a bad input is one error and no file is written.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
 from raydim.analysis.scaling import format_slope, scaling_table
 from raydim.errors import RaydimError
 from raydim.store import ResultsStore, d90_table
-from raydim.table import format_compute, format_interval, format_table
+from raydim.table import format_compute, format_interval, format_table, missing
 
 FORMATS = ("table", "md", "csv", "json")
 FIGURES = {"metric_vs_d": "metric_vs_d.png", "d90_vs_params": "d90_vs_params.png",
@@ -87,8 +86,8 @@ def format_report(report: Report, fmt: str = "table") -> str:
     headers = ("experiment", "key", "status", "d90", "interval", "threshold", "D", "n", "bound", "gap", "trials",
                "compute")
     rows = [(r.experiment, r.key, r.status, _num(r.d90, ",.0f"),
-             format_interval(_int(r.d90_low), _int(r.d90_high), None if _missing(r.level) else r.level),
-             f"{_num(r.threshold, '.4f')} ({r.threshold_used})" if not _missing(r.threshold) else "-",
+             format_interval(_int(r.d90_low), _int(r.d90_high), None if missing(r.level) else r.level),
+             f"{_num(r.threshold, '.4f')} ({r.threshold_used})" if not missing(r.threshold) else "-",
              _num(r.D, ",.0f"), _num(r.train_size, ".0f"), _num(r.bound, ".3f"), _num(r.gap, ".3f"),
              str(r.trials_used), format_compute(r.cpu_hours, r.gpu_hours)) for r in report.d90.itertuples()]
     if fmt == "table":
@@ -117,7 +116,7 @@ def format_trials(report: Report, fmt: str = "table") -> str:
     headers = ("experiment", "key", "d", "lr", "seed", "score", "train", "best epoch", "seconds", "note")
     rows = [(r.experiment, f"{r.task}:{r.model}@{r.checkpoint}:{r.method}", _num(r.d, ",.0f"), f"{r.lr:.3g}",
              str(r.seed), f"{_num(r.primary, '.4f')} {r.primary_metric or ''}".rstrip(), _num(r.train_metric, ".3f"),
-             "-" if _missing(r.best_epoch) else f"{r.best_epoch:.0f} of {r.epochs:.0f}", _num(r.seconds, ",.0f"),
+             "-" if missing(r.best_epoch) else f"{r.best_epoch:.0f} of {r.epochs:.0f}", _num(r.seconds, ",.0f"),
              _trial_note(r)) for r in trials.itertuples()]
     if fmt == "table":
         return format_table(headers, rows)
@@ -128,7 +127,7 @@ def _trial_note(trial) -> str:
     notes = []
     if trial.status != "completed":
         notes.append(f"{trial.status}: {trial.error}" if isinstance(trial.error, str) else trial.status)
-    if not _missing(trial.censored) and bool(trial.censored):  # numpy's bool where the column has no gaps
+    if not missing(trial.censored) and bool(trial.censored):  # numpy's bool where the column has no gaps
         notes.append("stopped once passed (score is a lower bound)")
     if isinstance(trial.reused_from, str):
         notes.append(f"reused from {trial.reused_from}")
@@ -141,12 +140,8 @@ def _markdown(headers, rows) -> str:
 
 
 def _int(value) -> int | None:
-    return None if _missing(value) else int(value)
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return None if missing(value) else int(value)
 
 
 def _num(value, spec: str) -> str:
-    return "-" if _missing(value) else format(value, spec)
+    return "-" if missing(value) else format(value, spec)

@@ -33,6 +33,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from raydim.store.d90 import latest_per_key
+from raydim.table import missing
 
 GROUP = ["task", "method", "checkpoint"]
 MIN_SE = 1e-3  # decades: a d90 interval of (near) zero width must not take all the weight
@@ -57,7 +58,7 @@ def slope_fit(params, d90, low, high, level: float = 0.9) -> SlopeFit:
     """
     x, y = np.log10(np.asarray(params, float)), np.log10(np.asarray(d90, float))
     z = float(norm.ppf(0.5 + level / 2))
-    ends = [(_open(lo), _open(hi)) for lo, hi in zip(low, high)]
+    ends = [(missing(lo), missing(hi)) for lo, hi in zip(low, high)]
     se = np.array([_log_se(d, lo, hi, z) for d, lo, hi in zip(d90, low, high)])
     known = ~np.isnan(se)
     weights = np.where(known, 1.0 / np.maximum(se, MIN_SE) ** 2, np.nan)
@@ -103,24 +104,20 @@ def scaling_table(d90s: pd.DataFrame) -> pd.DataFrame:
 def format_slope(fit) -> str:
     """``-0.50 [-0.62, -0.38] (90%)``, an open end as ``–``."""
     def end(value) -> str:
-        return "–" if _open(value) else f"{value:.2f}"
+        return "–" if missing(value) else f"{value:.2f}"
 
     return f"{fit.slope:.2f} [{end(fit.slope_low)}, {end(fit.slope_high)}] ({fit.level:.0%})"
 
 
 def _log_se(d90: float, low, high, z: float) -> float:
     """The standard error of log10 d90 its interval implies; NaN where both ends are open."""
-    if not _open(low) and not _open(high):
+    if not missing(low) and not missing(high):
         return (math.log10(high) - math.log10(low)) / (2 * z)
-    if not _open(low):
+    if not missing(low):
         return (math.log10(d90) - math.log10(low)) / z
-    if not _open(high):
+    if not missing(high):
         return (math.log10(high) - math.log10(d90)) / z
     return math.nan
-
-
-def _open(value) -> bool:
-    return value is None or bool(pd.isna(value))
 
 
 def _r2(x: np.ndarray, y: np.ndarray, slope: float, intercept: float) -> float:
