@@ -14,7 +14,9 @@ true d90 (coverage, against the nominal level), the median width (high/low; an
 open end counts as infinite), trials per key and trial-epochs, the share of
 trial-epochs an oracle could save by stopping every clearly failing trial (best
 epoch below T − 2σ) after its first epoch — the most any hopeless-trial rule could
-save — then one summary line for the default profile.
+save —, collapsed trials per key (those more than 2σ below what they would have
+scored) and the share of them the finished fit still counts (missed by the collapse
+rule, or out of reruns), then one summary line for the default profile.
 
 Each curve (raydim.search.simulator.random_curve: true d90 log-uniform in [50, 50000],
 seed noise sd 0.005–0.01, a learning-rate optimum up to 10× from the first guess and
@@ -100,26 +102,33 @@ def coverage_curve(job: tuple[str, tuple[dict, int], int, int, tuple[int, ...]])
             low, high = r.d90_low or 0.0, r.d90_high or math.inf
             rows.append({"profile": profile, "k": k, "early_stop": early_stop, "covered": low <= curve.d90 <= high,
                          "width": high / low if low else math.inf, "trials": r.trials_used, "epochs": run.epochs,
-                         "hopeless": run.hopeless_epochs * (epochs - 1) / epochs, "level": settings.level})
+                         "hopeless": run.hopeless_epochs * (epochs - 1) / epochs, "level": settings.level,
+                         "collapses": run.collapses, "misleading": run.collapses_misleading})
     return rows
 
 
 def summarize_coverage(rows: list[dict]) -> tuple[str, str]:
     """The per-profile table, and the summary line of the default profile (early stopping on, all slots)."""
     lines = ["| profile | slots | early stop | coverage | nominal | median width | trials/key | trial-epochs | "
-             "hopeless-stop bound |", "|---|---|---|---|---|---|---|---|---|"]
+             "hopeless-stop bound | collapses/key | collapses counted |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     groups = sorted({(r["profile"], r["k"], r["early_stop"]) for r in rows}, key=lambda g: (g[0], g[1], not g[2]))
     for profile, k, early in groups:
         mine = [r for r in rows if (r["profile"], r["k"], r["early_stop"]) == (profile, k, early)]
         lines.append(f"| {profile} | {k} | {'yes' if early else 'no'} | {np.mean([r['covered'] for r in mine]):.0%} | "
                      f"{mine[0]['level']:.0%} | {np.median([r['width'] for r in mine]):.2f} | "
                      f"{np.mean([r['trials'] for r in mine]):.1f} | {np.mean([r['epochs'] for r in mine]):.1f} | "
-                     f"{sum(r['hopeless'] for r in mine) / sum(r['epochs'] for r in mine):.0%} |")
+                     f"{sum(r['hopeless'] for r in mine) / sum(r['epochs'] for r in mine):.0%} | "
+                     f"{np.mean([r['collapses'] for r in mine]):.2f} | {_share(mine, 'misleading', 'collapses')} |")
     default = [r for r in rows if r["profile"] == DEFAULT_PROFILE and r["early_stop"]]
     summary = (f"coverage={100 * np.mean([r['covered'] for r in default]):.0f} "
                f"nominal={100 * default[0]['level']:.0f} median_width={np.median([r['width'] for r in default]):.2f} "
                f"trials_per_key={np.mean([r['trials'] for r in default]):.1f}") if default else ""
     return "\n".join(lines), summary
+
+
+def _share(rows: list[dict], part: str, whole: str) -> str:
+    total = sum(r[whole] for r in rows)
+    return f"{sum(r[part] for r in rows) / total:.0%}" if total else "-"
 
 
 def summarize(rows: list[dict], ks: tuple[int, ...]) -> str:

@@ -28,7 +28,8 @@ def _save(figure: Figure, path: Path) -> Path:
 
 
 def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | None:
-    """One panel per key: every completed trial's metric against d (log), the threshold, d90 and its interval."""
+    """One panel per key: every completed trial's metric against d (log), the threshold, d90 and its interval;
+    a trial the fit set aside as collapsed (``trials["set_aside"]``) is a red cross, not a point of the curve."""
     keys = list(d90s.itertuples())
     if not keys:
         return None
@@ -39,7 +40,11 @@ def metric_vs_d(trials: pd.DataFrame, d90s: pd.DataFrame, path: Path) -> Path | 
         ax = figure.add_subplot(rows, cols, i + 1)
         mine = trials[(trials["experiment"] == key.experiment) & (key_ids(trials) == key.key)
                       & (trials["status"] == "completed")]
-        ax.scatter(mine["d"], mine["primary"], s=14, alpha=0.7, label="trials")
+        aside = mine["set_aside"].astype(bool) if "set_aside" in mine else pd.Series(False, index=mine.index)
+        ax.scatter(mine["d"][~aside], mine["primary"][~aside], s=14, alpha=0.7, label="trials")
+        if aside.any():
+            ax.scatter(mine["d"][aside], mine["primary"][aside], s=18, marker="x", color="tab:red",
+                       label="collapsed (set aside)")
         if not pd.isna(key.threshold):
             ax.axhline(key.threshold, color="tab:red", lw=1, label=f"threshold ({key.threshold_used})")
         if not pd.isna(key.baseline):

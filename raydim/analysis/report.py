@@ -15,7 +15,7 @@ import pandas as pd
 from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
 from raydim.analysis.scaling import format_slope, scaling_table
 from raydim.errors import RaydimError
-from raydim.store import ResultsStore, d90_table
+from raydim.store import ResultsStore, d90_table, set_aside
 from raydim.table import format_compute, format_interval, format_table, missing
 
 FORMATS = ("table", "md", "csv", "json")
@@ -52,8 +52,10 @@ def build_report(store: ResultsStore, experiment: str | None = None, bits: float
         errors.append(f"no experiment {experiment!r} in {store.uri}; it holds {', '.join(experiments)}")
     if errors:
         raise RaydimError("; ".join(errors))
+    rows = store.rows(experiment)
     trials = store.table(experiment)
-    d90 = d90_table(store.rows(experiment))
+    trials = trials.assign(set_aside=trials["trial_id"].isin(set_aside(rows)))
+    d90 = d90_table(rows)
     bounds = bound_table(trials, d90, bits, delta)
     merged = d90.merge(bounds[["experiment", "key", "bound", "gap"]], on=["experiment", "key"], how="left")
     return Report(trials=trials, d90=merged, bounds=bounds, scaling=scaling_table(d90))
@@ -102,7 +104,8 @@ def format_trials(report: Report, fmt: str = "table") -> str:
     """Every trial the report read, one row each in the order they started per experiment: what a d90 came from.
 
     A table or Markdown shows what a reader checks a d90 against (d, rate, seed, the best epoch's score, train
-    score, epochs, seconds, and whether the trial was stopped once passed, reused from another search or failed);
+    score, epochs, seconds, and whether the trial was stopped once passed, set aside by the fit as collapsed,
+    reused from another search or failed);
     CSV and JSON give every column but the search's settings JSON, which each row repeats.
     """
     if fmt not in FORMATS:
@@ -129,6 +132,8 @@ def _trial_note(trial) -> str:
         notes.append(f"{trial.status}: {trial.error}" if isinstance(trial.error, str) else trial.status)
     if not missing(trial.censored) and bool(trial.censored):  # numpy's bool where the column has no gaps
         notes.append("stopped once passed (score is a lower bound)")
+    if trial.set_aside:
+        notes.append("collapsed: set aside, rerun at a lower lr")
     if isinstance(trial.reused_from, str):
         notes.append(f"reused from {trial.reused_from}")
     return "; ".join(notes)

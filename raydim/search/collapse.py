@@ -1,21 +1,37 @@
-"""Collapsed trials: a run far below its neighbours in d failed on its learning rate, not on d.
+"""Collapsed trials: a run far below every curve its neighbours allow failed on its learning rate, not on d.
 
 A subspace fine-tune whose learning rate is too high can collapse to the trivial
 predictor (tried as a new user would on a GLUE regression task: Pearson 0.13 at
 d = 600 with the 1/√d rule's lr 0.41, against 0.75 at d = 849). Read as evidence
-about d, one such run drags the fit down and the d90 up. The true curve rises with
-d and no faster than ``MAX_RISE`` × ``spread`` (full − chance) per unit ln d (a
-sigmoid rising from 10% to 90% of the way within a factor 9 of d, steeper than
-any curve in docs/subspace.md), so a trial is *collapsed* when some other trial
+about d, one such run drags the fit down and the d90 up — or, beside a passing
+neighbour, pins a steep rise between them and a narrow interval in the wrong place.
 
-* at a d no larger scores more than ``m`` above it, or
-* at a larger d, within a factor 4, scores more than ``MAX_RISE · spread · ln(d'/d) + m`` above it,
+A trial is *collapsed* when either test finds it impossibly low:
 
-with the margin m the larger of 4σ and ``FRACTION`` × spread: a poorer learning
-rate costs a trial some of the way up, a collapse costs it all.
+* **against the fit's curves**: it lies in the bottom ``FRACTION`` of the way from
+  chance to the full fine-tune and more than ``NOISE_MARGIN`` σ below the lowest
+  curve the key's other trials admit at its d
+  (:func:`raydim.search.crossing.admitted_floor`: sigmoids in log d no steeper than
+  ``MAX_STEEPNESS``, within the interval's cutoff of the others' best fit);
+* **against a neighbour**: a trial at a d no larger scores more than m above it, or
+  one at a larger d within a factor 4 more than ``MAX_RISE · spread · ln(d'/d) + m``,
+  m = max(4σ, ``FRACTION`` × spread), ``MAX_RISE`` the fit's own steepest rise.
 
-A collapse right below a d that only just passes cannot be told from a steep rise;
-the fit then carries it like any low score.
+Both use the fit's curve family, so a trial the fit could only explain by a rise
+steeper than it allows is never left to it. The bottom-``FRACTION`` condition and
+the margin set a collapse apart from a poorer learning rate, which costs a trial
+some of the way up where a collapse costs it all (without them, a trial 9× below the
+best lr on a noiseless curve was flagged and rerun at a lower rate still). Another lr
+at the same d is not compared (the best-lr score already sets the poorer one aside);
+a trial stopped early once it had passed never collapsed.
+
+The neighbour test alone (until 2026-12-03, against a fit allowing curves twice as
+steep) missed SST-2 SAID's 0.551 at d = 400 (lr 0.5) beside 0.802 at d = 895 by
+0.004; the fit then read the pair as a steep rise, d90 821 [773, 937], where the
+rerun at lr 0.167 scored 0.774 and the interval became [275, 673]. The curves the
+other three trials admitted at d = 400 reach down to 0.61: the run lies 4.4σ below
+them, and the first test flags it. Each test catches collapses the other misses on
+the simulator (docs/benchmarks.md).
 
 The policy reruns a collapsed trial at lr ÷ ``lr_step`` (same d and seed) before the
 fit counts it, up to ``max_retries`` times; the last attempt counts whatever it scored.
@@ -25,28 +41,47 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from raydim.search.crossing import MAX_STEEPNESS, Observation, Reference, admitted_floor
 from raydim.search.trials import COMPLETED, TrialRecord
 
-MAX_RISE = 0.5  # the steepest rise of a real curve, as a fraction of (full − chance) per unit ln d
-NOISE_MARGIN = 4.0  # standard deviations of seed noise a collapse must lie beyond
-FRACTION = 0.3  # ... and this fraction of the way from chance to full
+NOISE_MARGIN = 4.0  # standard deviations of seed noise a collapse must lie below every admitted curve
+FRACTION = 0.3  # ... and at most this fraction of the way from chance to the full fine-tune
+MAX_RISE = MAX_STEEPNESS / 4  # the fit's steepest rise, as a fraction of (full − chance) per unit ln d
 NEIGHBOURHOOD = math.log(4.0)  # larger d's further than this say nothing about the curve's local rise
 
 
-def collapsed(records: list[TrialRecord], noise_sd: float, spread: float) -> list[TrialRecord]:
-    """The completed, uncensored subspace trials among ``records`` that lie impossibly far below a neighbour."""
+def collapsed(records: list[TrialRecord], reference: Reference, level: float, d_min: int,
+              d_max: int) -> list[TrialRecord]:
+    """The completed, uncensored subspace trials among ``records`` that lie impossibly far below the others."""
     done = [r for r in records if r.metric is not None and r.request.d is not None and r.status == COMPLETED]
-    margin = max(NOISE_MARGIN * noise_sd, FRACTION * spread)
-    out = []
-    for r in done:
-        if r.censored:
+    if len(done) < 2:
+        return []
+    observations = [Observation(r.request.d, r.metric, r.censored) for r in done]
+    others = np.array([[_compares(other, r) for other in done] for r in done])
+    floor = admitted_floor(observations, others, reference, level, d_min, d_max)
+    sigma, spread = reference.noise_sd, reference.full - reference.chance
+    bottom = reference.chance + FRACTION * spread
+    return [r for r, lowest in zip(done, floor) if not r.censored and (
+        r.metric < min(lowest - NOISE_MARGIN * sigma, bottom) or _below_a_neighbour(r, done, sigma, spread))]
+
+
+def _compares(other: TrialRecord, r: TrialRecord) -> bool:
+    """Whether ``other`` speaks about ``r``'s score: not itself, nor another lr at its d (the best-lr score already
+    sets the poorer one aside)."""
+    return other is not r and not (other.request.d == r.request.d and other.request.lr != r.request.lr)
+
+
+def _below_a_neighbour(r: TrialRecord, done: list[TrialRecord], sigma: float, spread: float) -> bool:
+    """The pairwise test: some trial at a d no larger scores more than m above ``r``, or one at a larger d within
+    a factor 4 more than ``MAX_RISE · spread · ln(d'/d) + m``; m = max(4σ, ``FRACTION`` × spread)."""
+    margin = max(NOISE_MARGIN * sigma, FRACTION * spread)
+    for other in done:
+        if not _compares(other, r):
             continue
-        for other in done:
-            if other is r or (other.request.d == r.request.d and other.request.lr != r.request.lr):
-                continue  # another lr at the same d: the best-lr score already sets the poorer one aside
-            rise = math.log(other.request.d / r.request.d)
-            allowed = margin if rise <= 0 else MAX_RISE * spread * rise + margin
-            if rise <= NEIGHBOURHOOD and other.metric - r.metric > allowed:
-                out.append(r)
-                break
-    return out
+        rise = math.log(other.request.d / r.request.d)
+        allowed = margin if rise <= 0 else MAX_RISE * spread * rise + margin
+        if rise <= NEIGHBOURHOOD and other.metric - r.metric > allowed:
+            return True
+    return False

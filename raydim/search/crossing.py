@@ -18,9 +18,18 @@ those crossings. The cutoff is the F(1, ν) quantile at the level — σ is esti
 with ν degrees of freedom (:mod:`raydim.search.noise`); χ²₁ when known — times
 ``CUTOFF_SCALE``, a small-sample correction: on fixed designs of 6–30 trials with
 the true model and σ known the plain χ²₁ cutoff covered 85–89% at a nominal 90%,
-1.2× brings it to 88–92% (docs/benchmarks.md). Steep s (a 10%→90% rise within a
-factor 3 of d) is allowed, so where the data cannot tell a smooth rise from a jump
-the interval falls back to about the gap between failing and passing d's. An end
+1.2× brings it to 88–92% (docs/benchmarks.md).
+
+The steepness s is capped at ``MAX_STEEPNESS``: a 10%→90% rise within a factor 9 of
+d, about as steep as MRPC's measured curve (a decade) and steeper than the
+simulator's (1.5–3 decades); where the data cannot tell a smooth rise from a jump
+the interval falls back to about the gap between failing and passing d's. The cap
+used to be twice that (a factor 3), more than the collapse rule
+(:mod:`raydim.search.collapse`) called possible, so a collapsed trial the rule
+missed read as a steep rise: SST-2 SAID's 0.551 at d = 400 (lr 0.5) beside 0.802 at
+d = 895 gave d90 821 [773, 937], and its rerun at lr 0.167 (0.774) moved the interval
+to [275, 673]. Now both use one curve family: a trial lower than every curve the
+others admit is what the collapse rule looks for. An end
 beyond [d_min / 8, 8 · d_max] is *open*: the trials do not bound it. A trial stopped
 early once it had clearly passed is *censored*: its final score is only known to be
 at least what it had reached, and it enters the likelihood as P(score ≥ y).
@@ -46,7 +55,8 @@ from scipy.stats import chi2
 from scipy.stats import f as f_dist
 
 M_POINTS = 161  # curve locations m (ln d where the rise is halfway)
-S_GRID = np.geomspace(0.25, 4.0, 13)  # steepness per unit ln d: 10%→90% over 17.6 … 1.1 units of ln d
+MAX_STEEPNESS = 2.0  # s per unit ln d: 10%→90% over 2·ln 9 / s = 2.2 units of ln d (a factor 9 of d)
+S_GRID = np.geomspace(0.25, MAX_STEEPNESS, 13)  # 10%→90% over 17.6 … 2.2 units of ln d
 U_GRID = np.linspace(0.6, 1.4, 9)  # upper asymptote u = c + this × (F̂ − c): levels off below, at or above F
 CUTOFF_SCALE = 1.2
 X_MARGIN = math.log(8.0)  # an interval end beyond [d_min / 8, 8 · d_max] is reported open
@@ -118,22 +128,16 @@ def _fit(observations: tuple[Observation, ...], reference: Reference, level: flo
          d_max: int) -> Crossing:
     if not observations:
         raise ValueError("fit_crossing needs at least one observation")
-    c, sigma = reference.chance, reference.noise_sd
-    edge_low, edge_high = math.log(d_min) - X_MARGIN, math.log(d_max) + X_MARGIN
-    m = np.linspace(edge_low - 4.0, edge_high + 4.0, M_POINTS)[:, None, None]
-    s = S_GRID[None, :, None]
-    u = (c + U_GRID * (reference.full - c))[None, None, :]
-    x = np.array([math.log(o.d) for o in observations])
-    y = np.array([o.score for o in observations])
-    censored = np.array([o.censored for o in observations])
-    f = curve(x, m[..., None], s[..., None], u[..., None], c)  # (m, s, u, trial)
-    misfit = np.where(censored, -2.0 * log_ndtr((f - y) / sigma), ((y - f) / sigma) ** 2).sum(axis=-1)
+    c = reference.chance
+    edge_low, edge_high = _edges(d_min, d_max)
+    m, s, u = _grid(reference, d_min, d_max)
+    misfit = _misfit_terms(observations, reference, m, s, u)[1].sum(axis=-1)
     excess = misfit - misfit.min()
     best = np.unravel_index(int(np.argmin(misfit)), misfit.shape)
     m_hat, s_hat, u_hat = float(m[best[0], 0, 0]), float(s[0, best[1], 0]), float(u[0, 0, best[2]])
     # Every curve within the cutoff, with every F its remaining budget allows, crosses its threshold somewhere:
     # the interval is the range of those crossings (a bigger F raises the threshold and the crossing).
-    budget = CUTOFF_SCALE * _quantile(level, reference.noise_df) - excess
+    budget = _cutoff(level, reference.noise_df) - excess
     ok = budget >= 0
     spread = reference.full_sd * np.sqrt(np.where(ok, budget, 0.0))
     lowest = crossing_x(m, s, u, reference.threshold(reference.full - spread), c)[ok]
@@ -149,6 +153,55 @@ def _fit(observations: tuple[Observation, ...], reference: Reference, level: flo
                     level=level, mle=(m_hat, s_hat, u_hat))
 
 
+def _edges(d_min: int, d_max: int) -> tuple[float, float]:
+    """ln d beyond which the trials do not bound an interval's end: [d_min / 8, 8 · d_max]."""
+    return math.log(d_min) - X_MARGIN, math.log(d_max) + X_MARGIN
+
+
+def _grid(reference: Reference, d_min: int, d_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The curves (m, s, u) the fit considers, shaped to broadcast to (m, s, u)."""
+    edge_low, edge_high = _edges(d_min, d_max)
+    c = reference.chance
+    m = np.linspace(edge_low - 4.0, edge_high + 4.0, M_POINTS)[:, None, None]
+    return m, S_GRID[None, :, None], (c + U_GRID * (reference.full - c))[None, None, :]
+
+
+def _misfit_terms(observations: Sequence[Observation], reference: Reference, m: np.ndarray, s: np.ndarray,
+                  u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every curve's score at each trial and that trial's misfit (−2 log-likelihood), both (m, s, u, trial)."""
+    x = np.array([math.log(o.d) for o in observations])
+    y = np.array([o.score for o in observations])
+    censored = np.array([o.censored for o in observations])
+    f = curve(x, m[..., None], s[..., None], u[..., None], reference.chance)
+    sigma = reference.noise_sd
+    return f, np.where(censored, -2.0 * log_ndtr((f - y) / sigma), ((y - f) / sigma) ** 2)
+
+
+def admitted_floor(observations: Sequence[Observation], others: Sequence[Sequence[bool]], reference: Reference,
+                   level: float, d_min: int, d_max: int) -> np.ndarray:
+    """For each observation i, the lowest score at its d among the curves that ``observations[others[i]]`` admit.
+
+    A curve is admitted when its misfit to those trials lies within the interval's
+    cutoff of their best curve's: the same curves the interval is made of. ``others``
+    is a boolean (trial, trial) matrix; a row with no trial gives −∞. One grid
+    evaluation serves every row (each row's misfit is a sum of per-trial terms).
+    """
+    rows = tuple(tuple(bool(v) for v in row) for row in others)
+    return np.array(_admitted_floor(tuple(observations), rows, reference, level, d_min, d_max))
+
+
+@functools.lru_cache(maxsize=1024)
+def _admitted_floor(observations: tuple[Observation, ...], others: tuple[tuple[bool, ...], ...],
+                    reference: Reference, level: float, d_min: int, d_max: int) -> tuple[float, ...]:
+    mask = np.array(others, dtype=float).reshape(len(observations), len(observations))
+    m, s, u = _grid(reference, d_min, d_max)
+    f, terms = _misfit_terms(observations, reference, m, s, u)
+    misfit = terms @ mask.T  # (m, s, u, i): the misfit to row i's trials
+    admitted = misfit - misfit.min(axis=(0, 1, 2)) <= _cutoff(level, reference.noise_df)
+    floor = np.where(admitted, f, np.inf).min(axis=(0, 1, 2))
+    return tuple(float(v) for v in np.where(mask.any(axis=1), floor, -np.inf))
+
+
 def _edge_crossings(m: np.ndarray, s: np.ndarray, u: np.ndarray, budget: np.ndarray,
                     reference: Reference) -> np.ndarray:
     """Crossings of the curves exactly on the cutoff, found between neighbouring m's of the grid.
@@ -162,6 +215,11 @@ def _edge_crossings(m: np.ndarray, s: np.ndarray, u: np.ndarray, budget: np.ndar
     m_edge = m[:-1] + t * (m[1:] - m[:-1])
     x = crossing_x(m_edge, s, u, reference.threshold(), reference.chance)[change]
     return x[np.isfinite(x)]
+
+
+def _cutoff(level: float, df: float) -> float:
+    """How far above the best curve's misfit an admitted curve's may lie: the scaled likelihood-ratio cutoff."""
+    return CUTOFF_SCALE * _quantile(level, df)
 
 
 def _quantile(level: float, df: float) -> float:

@@ -229,10 +229,11 @@ class SearchPolicy:
         return KeyHistory(records, self.settings.max_retries)
 
     def _collapsed(self, key_id: str, history: KeyHistory) -> list[TrialRecord]:
-        limits = self._thresholds(key_id, history)
-        if limits is None:
+        reference = self.reference(key_id, history)
+        if reference is None:
             return []
-        return collapsed(history.subspace(), self.noise_sd(key_id, limits.value), limits.baseline - limits.chance)
+        s = self.settings
+        return collapsed(history.subspace(), reference, s.level, s.d_min, s.d_max)
 
     # -- noise -------------------------------------------------------------------------------------------------
 
@@ -247,9 +248,18 @@ class SearchPolicy:
 
     def noise_factor(self) -> tuple[float, float]:
         """(κ, degrees of freedom), from every key's replicated (d, lr) and baseline (lr) trials
-        (:func:`~raydim.search.noise.noise_factor`)."""
+        (:func:`~raydim.search.noise.noise_factor`), collapsed trials left out.
+
+        A collapse beside its twin seed is not seed noise, and counted as such it hid
+        itself: on the simulator one pair (0.901, 0.621 at one d) made σ 0.057 where the
+        curve's was 0.011, so the collapse rule, measuring in σ, no longer saw it, and
+        every interval of the search widened fivefold. Which trials collapsed is decided
+        here with the prior σ (κ = 1), the only scale that does not depend on them.
+        """
+        screened = self._collapse_screen()
         groups = []
-        for group_key, records in replicate_groups(self._trials.values()).items():
+        kept = (r for r in self._trials.values() if r.request.trial_id not in screened)
+        for group_key, records in replicate_groups(kept).items():
             key_id = group_key[0]
             owner = key_id if key_id in self.targets else next(
                 (k for k, t in self.targets.items() if t.key.baseline_key.id == key_id), None)
@@ -258,14 +268,27 @@ class SearchPolicy:
                 groups.append((self.prior_sd(owner, sum(values) / len(values) if values else 0.5), records))
         return noise_factor(groups)
 
-    def reference(self, key_id: str, history: KeyHistory | None = None) -> Reference | None:
+    def _collapse_screen(self) -> set[str]:
+        """Every key's collapsed trials by the prior σ (κ = 1): what the noise estimate leaves out."""
+        screened: set[str] = set()
+        for key_id in self.targets:
+            history = self._raw_history(key_id)
+            reference = self.reference(key_id, history, noise=(1.0, math.inf))
+            if reference is not None:
+                s = self.settings
+                screened |= {r.request.trial_id for r in collapsed(history.subspace(), reference, s.level, s.d_min,
+                                                                   s.d_max)}
+        return screened
+
+    def reference(self, key_id: str, history: KeyHistory | None = None,
+                  noise: tuple[float, float] | None = None) -> Reference | None:
         """What the key's threshold is made of, with the noise of its baseline and of one trial; None before
-        the baseline is in."""
+        the baseline is in. ``noise``: (κ, degrees of freedom) to use instead of :meth:`noise_factor`'s."""
         history = history or self.history(key_id)
         limits = self._thresholds(key_id, history)
         if limits is None:
             return None
-        kappa, df = self.noise_factor()
+        kappa, df = noise or self.noise_factor()
         if self.targets[key_id].baseline is not None:
             full_sd = 0.0
         else:

@@ -79,12 +79,17 @@ class SimulatedCurve:
         z = (math.log(d) - self._midpoint) / self.width - self.lr_curvature * math.log(lr / self.best_lr(d)) ** 2
         return self.chance + (self.full - self.chance) / (1 + math.exp(-z))
 
-    def epoch_metrics(self, d: int | None, lr: float, seed: int) -> list[float]:
-        """Every epoch's metric of one trial, the same every time for the same (d, lr, seed)."""
+    def outcome(self, d: int | None, lr: float, seed: int) -> tuple[float, bool]:
+        """One trial's final metric and whether it collapsed, the same every time for the same (d, lr, seed)."""
         rng = np.random.default_rng(zlib.crc32(f"{self.noise_seed}:{d}:{lr!r}:{seed}".encode()))
         final = self.mean(d, lr) + self.noise_sd * float(rng.standard_normal())
         if d is not None and rng.uniform() < self.collapse_chance(d, lr):
-            final = self.chance + self.noise_sd * float(rng.standard_normal())
+            return self.chance + self.noise_sd * float(rng.standard_normal()), True
+        return final, False
+
+    def epoch_metrics(self, d: int | None, lr: float, seed: int) -> list[float]:
+        """Every epoch's metric of one trial, rising to its :meth:`outcome`."""
+        final, _ = self.outcome(d, lr, seed)
         rises = np.linspace(self.slow_start, 1.0, self.epochs) if self.epochs > 1 else np.ones(1)
         return [self.chance + (final - self.chance) * float(r) for r in rises]
 
@@ -143,6 +148,8 @@ class SimulatedRun(NamedTuple):
     rounds: int  # synchronous rounds of ``slots`` trials: bounds the wall-clock of a real run
     epochs: int  # trial-epochs run: the compute, which stopping decided trials early saves
     hopeless_epochs: int = 0  # of those, epochs of subspace trials whose best epoch stayed below T − 2σ
+    collapses: int = 0  # subspace trials that collapsed more than 2σ below their true mean
+    collapses_misleading: int = 0  # of those, the ones the finished fit counts (not set aside)
 
 
 def run_search(policy: SearchPolicy, curve: SimulatedCurve | Callable[[TrialRequest], float], slots: int,
@@ -154,20 +161,29 @@ def run_search(policy: SearchPolicy, curve: SimulatedCurve | Callable[[TrialRequ
     ``curve`` may also be any function of a request to its metric: a one-epoch trial.
     ``hopeless_epochs`` bounds what stopping hopeless trials could save: an oracle
     that stopped every clearly failing trial after its first epoch would save
-    (E − 1)/E of them.
+    (E − 1)/E of them. ``collapses`` counts the collapses that matter (more than 2σ
+    below what the trial would have scored: a collapse at a d whose curve sits at
+    chance anyway is not one), ``collapses_misleading`` those the finished fit still
+    counts (missed by the collapse rule, or out of reruns).
     """
     epochs = hopeless = 0
+    collapsed: list[str] = []  # collapses that scored more than 2σ below their trial's true mean
     for rounds in range(max_rounds):
         if policy.finished():
-            return SimulatedRun(rounds, epochs, hopeless)
+            set_aside = set().union(*(policy.history(key_id).excluded for key_id in policy.targets))
+            return SimulatedRun(rounds, epochs, hopeless, len(collapsed),
+                                sum(trial_id not in set_aside for trial_id in collapsed))
         requests = policy.propose(slots)
         if not requests:
             raise RuntimeError("the policy proposed nothing with no trial running and is not finished")
         for request in requests:
             score, censored, ran = curve.run(request) if isinstance(curve, SimulatedCurve) else (curve(request), False, 1)
             epochs += ran
-            if isinstance(curve, SimulatedCurve) and request.d is not None and \
-                    curve.metric(request.d, request.lr, request.seed) < curve.threshold - 2 * curve.noise_sd:
-                hopeless += ran
+            if isinstance(curve, SimulatedCurve) and request.d is not None:
+                if curve.metric(request.d, request.lr, request.seed) < curve.threshold - 2 * curve.noise_sd:
+                    hopeless += ran
+                final, fell = curve.outcome(request.d, request.lr, request.seed)
+                if fell and final < curve.mean(request.d, request.lr) - 2 * curve.noise_sd:
+                    collapsed.append(request.trial_id)
             policy.record_result(request.trial_id, score, censored=censored)
     raise RuntimeError(f"the search did not finish within {max_rounds} rounds")

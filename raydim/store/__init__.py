@@ -7,9 +7,10 @@ Typical use::
     d90s = d90_table(store.rows())                # one row per (experiment, key)
 """
 
-from raydim.store.d90 import d90_rows, d90_table, latest_per_key
+from raydim.store.d90 import d90_rows, d90_table, latest_per_key, set_aside
 from raydim.store.dataset import DEFAULT_STORAGE, ResultsStore, storage_folder, store_uri
 from raydim.store.schema import COMPLETED, ERROR, TRIAL_SCHEMA, D90Row, TrialRow, checkpoint_step
 
 __all__ = ["COMPLETED", "DEFAULT_STORAGE", "D90Row", "ERROR", "ResultsStore", "TRIAL_SCHEMA", "TrialRow",
-           "checkpoint_step", "d90_rows", "d90_table", "latest_per_key", "storage_folder", "store_uri"]
+           "checkpoint_step", "d90_rows", "d90_table", "latest_per_key", "set_aside", "storage_folder",
+           "store_uri"]

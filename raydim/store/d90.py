@@ -32,11 +32,20 @@ def policy_of(rows: list[TrialRow]) -> SearchPolicy:
     return policy
 
 
+def set_aside(rows: list[TrialRow]) -> set[str]:
+    """Ids of the trials the fit sets aside: collapsed on their learning rate (rerun at a lower one) — shown as such
+    beside the d90s, since their scores say nothing about d."""
+    out: set[str] = set()
+    for runs in _by_experiment(rows).values():
+        policy = policy_of(runs)
+        for key_id in policy.targets:
+            out |= policy.history(key_id).excluded
+    return out
+
+
 def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
     """One :class:`D90Row` per (experiment, key) of ``rows``, by experiment then key."""
-    by_experiment: dict[str, list[TrialRow]] = defaultdict(list)
-    for row in rows:
-        by_experiment[row.experiment].append(row)
+    by_experiment = _by_experiment(rows)
     table = []
     for experiment in sorted(by_experiment):
         runs = by_experiment[experiment]
@@ -55,6 +64,13 @@ def d90_table(rows: list[TrialRow]) -> pd.DataFrame:
     """:func:`d90_rows` as a data frame (``flags`` joined by commas), one column per :class:`D90Row` field."""
     records = [{**asdict(r), "flags": ",".join(r.flags)} for r in d90_rows(rows)]
     return pd.DataFrame.from_records(records, columns=list(D90Row.__dataclass_fields__))
+
+
+def _by_experiment(rows: list[TrialRow]) -> dict[str, list[TrialRow]]:
+    grouped: dict[str, list[TrialRow]] = defaultdict(list)
+    for row in rows:
+        grouped[row.experiment].append(row)
+    return grouped
 
 
 def _hours(rows: list[TrialRow], resource: str) -> float | None:

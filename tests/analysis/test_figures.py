@@ -3,6 +3,7 @@
 import dataclasses
 
 import pandas as pd
+import pytest
 
 from raydim.analysis import build_report, write_figures
 from raydim.analysis.figures import step_positions
@@ -50,3 +51,16 @@ def test_a_key_that_ended_at_its_baseline_gets_an_empty_panel(tmp_path):
     store.write([r for r in rows if r.method == "full"])
     written = write_figures(build_report(store), tmp_path / "figures")
     assert [p.name for p in written] == [FIGURES["metric_vs_d"]] and written[0].read_bytes().startswith(PNG)
+
+
+def test_a_collapsed_trial_is_drawn_apart_from_the_curve(tmp_path, monkeypatch):
+    from raydim.analysis import figures
+    from tests.search.test_collapse import STUDY_STORE
+
+    drawn = {}
+    monkeypatch.setattr(figures, "_save", lambda figure, path: drawn.setdefault("figure", figure) and path)
+    report = build_report(ResultsStore.at(str(STUDY_STORE)))
+    figures.metric_vs_d(report.trials, report.d90, tmp_path / "m.png")
+    said = next(ax for ax in drawn["figure"].axes if ":said" in ax.get_title())
+    crosses = [c for c in said.collections if c.get_label() == "collapsed (set aside)"]
+    assert len(crosses) == 1 and crosses[0].get_offsets().tolist() == [[400.0, pytest.approx(0.5505, abs=1e-4)]]

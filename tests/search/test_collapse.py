@@ -1,37 +1,96 @@
 """Which trials collapsed on their learning rate rather than measuring d."""
 
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
 from raydim.search.collapse import collapsed
+from raydim.search.crossing import MAX_STEEPNESS, Reference, curve
 from raydim.search.keys import SearchKey
 from raydim.search.trials import COMPLETED, TrialRecord, TrialRequest
 
 KEY = SearchKey("stsb", "m", method="said")
+STUDY_STORE = Path(__file__).resolve().parents[2] / "docs" / "results" / "store"
 
 
 def trial(name, d, score, lr=0.1, censored=False):
     return TrialRecord(TrialRequest(name, KEY, d, lr, 0), COMPLETED, score, censored=censored)
 
 
+def reference(chance, full, noise_sd, full_sd=0.0):
+    return Reference(chance=chance, full=full, full_sd=full_sd, ratio=0.9, kind="paper", noise_sd=noise_sd)
+
+
+def find(records, ref):
+    return collapsed(records, ref, 0.9, 10, 100_000)
+
+
 def test_the_glue_collapse_is_caught():
     # Pearson 0.13 at d = 600 (lr 0.41 by the 1/√d rule) against 0.75 at d = 849
     low, high = trial("a", 600, 0.13, lr=0.41), trial("b", 849, 0.75, lr=0.34)
-    assert collapsed([low, high], noise_sd=0.03, spread=0.85) == [low]
+    assert find([low, high], reference(0.0, 0.85, 0.03)) == [low]
+
+
+def test_the_sst2_collapse_the_pairwise_rule_missed_is_caught():
+    # SST-2 SAID at d = 400, lr 0.5: 0.551 beside 0.802 at d = 895 and two trials stopped once past 0.81
+    fell = trial("c", 400, 0.5505, lr=0.5)
+    records = [trial("a", 3200, 0.807, lr=0.177, censored=True), fell, trial("b", 1489, 0.811, lr=0.259, censored=True),
+               trial("d", 895, 0.802, lr=0.334)]
+    assert find(records, reference(0.5092, 0.8716, 0.0109, full_sd=0.0063)) == [fell]
 
 
 def test_an_ordinary_rise_is_not_a_collapse():
     rising = [trial("a", 300, 0.69), trial("b", 600, 0.71), trial("c", 1200, 0.74), trial("d", 2400, 0.78)]
-    assert collapsed(rising, noise_sd=0.02, spread=0.12) == []
+    assert find(rising, reference(0.68, 0.80, 0.02)) == []
+
+
+def test_the_steepest_curve_the_fit_allows_is_never_a_collapse():
+    # the two rules share one curve family: whatever the fit can explain within the noise, the rule leaves alone
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        chance, full, sd = 0.5, rng.uniform(0.8, 0.95), rng.uniform(0.005, 0.03)
+        m = rng.uniform(math.log(100), math.log(10_000))
+        ds = np.exp(m + np.linspace(-3.0, 3.0, 7))
+        scores = curve(np.log(ds), m, MAX_STEEPNESS, full, chance) + rng.uniform(-2, 2, size=7) * sd
+        records = [trial(str(i), int(d), float(y)) for i, (d, y) in enumerate(zip(ds, scores))]
+        assert find(records, reference(chance, full, sd)) == []
 
 
 def test_a_poorer_learning_rate_at_the_same_d_is_not_a_collapse():
     poor, best = trial("a", 1000, 0.55, lr=0.001), trial("b", 1000, 0.85, lr=0.1)
-    assert collapsed([poor, best], noise_sd=0.01, spread=0.4) == []
+    assert find([poor, best], reference(0.5, 0.9, 0.01)) == []
 
 
 def test_a_seed_far_below_its_twin_and_smaller_d_collapsed():
     small, twin, fell = trial("a", 500, 0.80), trial("b", 1000, 0.84), trial("c", 1000, 0.50)
-    assert collapsed([small, twin, fell], noise_sd=0.02, spread=0.35) == [fell]
+    assert find([small, twin, fell], reference(0.5, 0.85, 0.02)) == [fell]
 
 
 def test_a_trial_stopped_early_is_never_called_collapsed():
     stopped = trial("a", 1000, 0.60, censored=True)
-    assert collapsed([stopped, trial("b", 500, 0.85)], noise_sd=0.01, spread=0.3) == []
+    assert find([stopped, trial("b", 500, 0.85)], reference(0.5, 0.8, 0.01)) == []
+
+
+def test_a_lone_trial_is_never_a_collapse():
+    assert find([trial("a", 1000, 0.2)], reference(0.5, 0.9, 0.01)) == []
+
+
+def test_replayed_on_the_real_sst2_study_the_policy_reruns_the_collapse_once_its_neighbour_is_in():
+    """The committed study's rows, in the order they started: once SAID's d = 895 scored 0.802 the policy flags
+    d = 400 (lr 0.5, 0.551) and reruns it at lr ÷ 3 — the rerun that, in the study, scored 0.774."""
+    from raydim.store.d90 import policy_of
+    from raydim.store.dataset import ResultsStore
+
+    rows = sorted(ResultsStore.at(str(STUDY_STORE)).rows("study-said-did-sst2"), key=lambda r: (r.started_at,
+                                                                                               r.finished_at))
+    said = "sst2:minilm-l6@final:said"
+    first_895 = next(i for i, r in enumerate(rows) if r.method == "said" and r.d == 895)
+    before, after = policy_of(rows[:first_895]), policy_of(rows[:first_895 + 1])
+    assert before.history(said).excluded == frozenset()
+    [fell] = [r for r in rows if r.method == "said" and r.d == 400 and r.attempt == 0]
+    assert after.history(said).excluded == {fell.trial_id}
+    rerun = next(r for r in after.propose(2) if r.key.id == said)
+    assert (rerun.d, rerun.seed, rerun.retry_of) == (400, 0, fell.trial_id)
+    assert rerun.lr == pytest.approx(fell.lr / 3)

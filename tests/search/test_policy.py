@@ -327,12 +327,26 @@ def test_replicates_of_every_key_pool_into_one_noise_estimate():
     policy = SearchPolicy(targets, settings())
     prior = policy.prior_sd(KEY_A.id, 0.81)
     assert prior == pytest.approx((0.81 * 0.19 / 400) ** 0.5)
-    for key, scores in ((KEY_A, (0.70, 0.80)), (KEY_B, (0.60, 0.74))):  # seeds far apart: κ well above 1
+    for key, scores in ((KEY_A, (0.70, 0.80)), (KEY_B, (0.72, 0.80))):  # seeds far apart: κ well above 1
         for seed, score in enumerate(scores):
             policy.record_finished(TrialRequest(f"{key.method}{seed}", key, 1000, 0.01, seed), score)
     kappa, df = policy.noise_factor()
     assert kappa > 2 and df == 3 + 2
     assert policy.noise_sd(KEY_B.id, 0.81) == pytest.approx(kappa * prior)
+
+
+def test_a_collapse_beside_its_twin_seed_is_not_counted_as_seed_noise():
+    """One seed at chance beside its twin near the plateau would make σ five times too big and hide itself."""
+    targets = [KeyTarget(KEY_A, chance=0.5, baseline=0.9, metric="accuracy", eval_size=400)]
+    policy = SearchPolicy(targets, settings())
+    for i, (d, seed, score) in enumerate(((500, 0, 0.84), (1000, 0, 0.86), (1000, 1, 0.87), (2000, 0, 0.88),
+                                          (2000, 1, 0.52))):
+        policy.record_finished(TrialRequest(f"t{i}", KEY_A, d, 0.01, seed), score)
+    kappa, df = policy.noise_factor()
+    assert kappa < 1 and df == 3 + 1  # the (0.86, 0.87) pair alone
+    history = policy.history(KEY_A.id)
+    assert history.excluded == {"t4"}
+    assert policy.propose(1)[0].retry_of == "t4"
 
 
 def test_a_version_1_state_still_loads():

@@ -69,3 +69,25 @@ def test_too_high_a_rate_collapses_runs_to_chance():
     curve = dataclasses.replace(CURVE, collapse_prob=1.0)
     assert curve.metric(5000, curve.best_lr(5000) * 10, 0) == pytest.approx(curve.chance, abs=0.05)
     assert curve.metric(5000, curve.best_lr(5000), 0) > 0.85
+
+
+def test_the_collapses_a_search_meets_are_counted_and_its_rule_sets_most_of_them_aside(monkeypatch):
+    """A first rate 10× too high collapses half the runs: the finished fit counts fewer of them than one whose
+    collapse rule is switched off, which counts every one."""
+    from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings
+    from raydim.search import policy as policy_module
+    from raydim.search.simulator import run_search
+
+    def search(curve):
+        settings = SearchSettings(d_min=10, d_max=100_000, lr_init=0.1, lr_scaling=0.0, parallelism=2)
+        policy = SearchPolicy([KeyTarget(SearchKey("t", "m"), chance=curve.chance, metric="accuracy",
+                                         eval_size=872)], settings)
+        return run_search(policy, curve, slots=2)
+
+    curves = [dataclasses.replace(CURVE, collapse_prob=0.5, lr_slope=0.0, noise_seed=i) for i in range(6)]
+    runs = [search(c) for c in curves]
+    assert sum(r.collapses for r in runs) >= 6
+    assert sum(r.collapses_misleading for r in runs) < sum(r.collapses for r in runs) / 2
+    monkeypatch.setattr(policy_module, "collapsed", lambda *args: [])
+    blind = [search(c) for c in curves]
+    assert all(r.collapses_misleading == r.collapses for r in blind) and sum(r.collapses for r in blind) >= 6

@@ -58,3 +58,13 @@ def test_compute_is_summed_from_the_rows_that_ran_here_and_a_censored_score_stay
     assert row.cpu_hours == pytest.approx(len(rows) - 1) and row.gpu_hours == 0.0
     censored = [dataclasses.replace(r, censored=True) if r.d else r for r in rows]
     assert all(rec.censored for rec in policy_of(censored).history(SAID.id).subspace())
+
+
+def test_the_trials_the_fit_sets_aside_are_the_collapsed_ones_awaiting_or_past_their_rerun():
+    """The committed SST-2 study: SAID's d = 400 at lr 0.5 (0.551) collapsed and was rerun at 0.167; nothing else."""
+    from raydim.store.d90 import set_aside
+    from tests.search.test_collapse import STUDY_STORE
+
+    rows = ResultsStore.at(str(STUDY_STORE)).rows()
+    [fell] = [r for r in rows if r.method == "said" and r.d == 400 and r.attempt == 0]
+    assert set_aside(rows) == {fell.trial_id}
