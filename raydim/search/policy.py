@@ -228,8 +228,11 @@ class SearchPolicy:
         records.sort(key=lambda r: self._order[r.request.trial_id])
         return KeyHistory(records, self.settings.max_retries)
 
-    def _collapsed(self, key_id: str, history: KeyHistory) -> list[TrialRecord]:
-        reference = self.reference(key_id, history)
+    def _collapsed(self, key_id: str, history: KeyHistory,
+                   noise: tuple[float, float] | None = None) -> list[TrialRecord]:
+        """The key's collapsed trials (:mod:`raydim.search.collapse`), measured in σ of ``noise`` (κ, df) or the
+        pooled estimate."""
+        reference = self.reference(key_id, history, noise)
         if reference is None:
             return []
         s = self.settings
@@ -270,15 +273,8 @@ class SearchPolicy:
 
     def _collapse_screen(self) -> set[str]:
         """Every key's collapsed trials by the prior σ (κ = 1): what the noise estimate leaves out."""
-        screened: set[str] = set()
-        for key_id in self.targets:
-            history = self._raw_history(key_id)
-            reference = self.reference(key_id, history, noise=(1.0, math.inf))
-            if reference is not None:
-                s = self.settings
-                screened |= {r.request.trial_id for r in collapsed(history.subspace(), reference, s.level, s.d_min,
-                                                                   s.d_max)}
-        return screened
+        return {r.request.trial_id for key_id in self.targets
+                for r in self._collapsed(key_id, self._raw_history(key_id), noise=(1.0, math.inf))}
 
     def reference(self, key_id: str, history: KeyHistory | None = None,
                   noise: tuple[float, float] | None = None) -> Reference | None:
