@@ -154,9 +154,14 @@ class SearchPolicy:
                            retry_of=failed.request.trial_id)
         retried = {r.request.retry_of for r in history.records}
         for record in self._collapsed(key_id, history):
-            if record.request.trial_id not in retried and record.request.attempt < self.settings.max_retries:
-                return replace(record.request, trial_id="", lr=record.request.lr / self.settings.lr_step,
-                               attempt=record.request.attempt + 1, retry_of=record.request.trial_id)
+            q = record.request
+            lr = q.lr / self.settings.lr_step
+            # a trial already at the rerun's (d, lr, seed) is its rerun: one reused from another search has lost
+            # its retry_of, and running it again would repeat its score
+            done = any(r.request.d == q.d and r.request.seed == q.seed and math.isclose(r.request.lr, lr)
+                       for r in history.records)
+            if q.trial_id not in retried and not done and q.attempt < self.settings.max_retries:
+                return replace(q, trial_id="", lr=lr, attempt=q.attempt + 1, retry_of=q.trial_id)
         return None
 
     def _add(self, record: TrialRecord) -> None:

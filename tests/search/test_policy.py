@@ -299,6 +299,19 @@ def test_a_collapsed_trial_is_rerun_at_a_lower_rate_before_it_counts():
     assert rerun.trial_id not in history.excluded and collapsed.d in {s.d for s in history.scores()}
 
 
+def test_a_collapse_whose_rerun_was_reused_from_another_search_is_not_rerun_again():
+    """Reused rows lose retry_of: the SST-2 study's rerun at lr 0.167 ran a second time, scoring the same."""
+    target = KeyTarget(KEY_A, chance=0.5, baseline=0.9)
+    policy = SearchPolicy([target], settings(max_retries=1, lr_step=3.0, d_min=100, d_max=10_000))
+    [good] = policy.propose(1)
+    policy.record_result(good.trial_id, 0.86)
+    collapsed = dataclasses.replace(good, trial_id="old/collapsed", d=int(good.d * 1.4))
+    policy.record_finished(collapsed, 0.5)
+    policy.record_finished(dataclasses.replace(collapsed, trial_id="old/rerun", lr=collapsed.lr / 3), 0.85)
+    assert collapsed.trial_id in policy.history(KEY_A.id).excluded
+    assert all((r.d, r.seed) != (collapsed.d, collapsed.seed) for r in policy.propose(4))
+
+
 def test_a_threshold_within_the_noise_of_chance_is_flagged_not_searched():
     # RTE tried as a new user would: 128 dev rows, majority class 0.477, full fine-tune 0.539
     target = KeyTarget(SearchKey("rte", "minilm-l6", method="said"), chance=0.477, metric="accuracy", eval_size=128)
