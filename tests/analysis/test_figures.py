@@ -59,7 +59,7 @@ def test_a_collapsed_trial_is_drawn_apart_from_the_curve(tmp_path, monkeypatch):
 
     drawn = {}
     monkeypatch.setattr(figures, "_save", lambda figure, path: drawn.setdefault("figure", figure) and path)
-    report = build_report(ResultsStore.at(str(STUDY_STORE)))
+    report = build_report(ResultsStore.at(str(STUDY_STORE)), experiment="study-said-did-sst2")
     figures.metric_vs_d(report.trials, report.d90, tmp_path / "m.png")
     said = next(ax for ax in drawn["figure"].axes if ":said" in ax.get_title())
     crosses = [c for c in said.collections if c.get_label() == "collapsed (set aside)"]

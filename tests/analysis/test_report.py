@@ -104,7 +104,8 @@ def test_report_mistakes_are_one_line_errors(argv, message, storage, tmp_path, c
 def test_trials_name_the_collapsed_trial_the_fit_set_aside(capsys):
     from tests.search.test_collapse import STUDY_STORE
 
-    assert main(["report", "--storage", str(STUDY_STORE), "--trials", "--format", "md"]) == 0
+    assert main(["report", "--storage", str(STUDY_STORE), "--experiment", "study-said-did-sst2", "--trials", "--format",
+                 "md"]) == 0
     marked = [row for row in capsys.readouterr().out.splitlines() if "collapsed" in row]
     assert len(marked) == 1 and "| 400 | 0.5 | 0 | 0.5505 accuracy |" in marked[0]
     assert marked[0].endswith("| collapsed: set aside, rerun at a lower lr |")

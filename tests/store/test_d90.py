@@ -65,6 +65,6 @@ def test_the_trials_the_fit_sets_aside_are_the_collapsed_ones_awaiting_or_past_t
     from raydim.store.d90 import set_aside
     from tests.search.test_collapse import STUDY_STORE
 
-    rows = ResultsStore.at(str(STUDY_STORE)).rows()
+    rows = ResultsStore.at(str(STUDY_STORE)).rows("study-said-did-sst2")
     [fell] = [r for r in rows if r.method == "said" and r.d == 400 and r.attempt == 0]
     assert set_aside(rows) == {fell.trial_id}
