@@ -105,6 +105,12 @@ def minilm_l3(out: Path, wheels: Path, texts: list) -> Path:
                          f"> {onnx_to_bert.TOLERANCE}; nothing written")
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
+    # save_pretrained's config.json changes with the installed transformers (its version, new defaults), which
+    # would break the pin on every upgrade; the rebuilt model's config is L6's with 3 layers, so write exactly that
+    # (less L6's hub name and the transformers version that wrote it, which would misname this folder)
+    config = json.loads((l6 / "config.json").read_text()) | {"num_hidden_layers": 3}
+    config = {k: v for k, v in config.items() if k not in ("_name_or_path", "transformers_version")}
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     for name in TOKENIZER_FILES:
         shutil.copyfile(l6 / name, folder / name)
     return folder
