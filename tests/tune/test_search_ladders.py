@@ -12,7 +12,7 @@ import pytest
 import transformers
 
 from raydim.cli import main
-from raydim.search.results import BELOW_D_MIN, FOUND, INCOMPLETE, NO_BASELINE, NOT_REACHED
+from raydim.search.results import BELOW_D_MIN, FOUND, INCOMPLETE, NO_BASELINE, NOT_REACHED, THRESHOLD_IN_NOISE
 from raydim.store import ResultsStore
 from tests.conftest import GLUE_DIR
 from tests.decoders import SENTENCES, bpe_tokenizer, write_decoder
@@ -60,7 +60,10 @@ def test_search_measures_d90_along_two_pretraining_ladders(ray_cluster, space: P
     results = json.loads(output.read_text())
     ladders = {str(space.parent / "decoder"), str(space.parent / "encoder")}
     assert {(r["model"], r["checkpoint"]) for r in results} == {(m, c) for m in ladders for c in SEARCHED}
-    assert all(r["status"] in (FOUND, NOT_REACHED, BELOW_D_MIN, INCOMPLETE, NO_BASELINE) for r in results)
+    # every key ends with a status a search can conclude; a 30-step checkpoint's full fine-tune may land within
+    # one trial's noise of chance (seen in CI: 0.523 against 0.516), and then the search rightly says so
+    concluded = (FOUND, NOT_REACHED, BELOW_D_MIN, INCOMPLETE, NO_BASELINE, THRESHOLD_IN_NOISE)
+    assert all(r["status"] in concluded for r in results), [(r["checkpoint"], r["status"]) for r in results]
 
     # every trial ran at its checkpoint: the step its name states, and one architecture per ladder
     rows = ResultsStore.at(str(runs)).rows()
