@@ -69,6 +69,17 @@ def filesystem(uri: str, what: str) -> tuple[pyarrow.fs.FileSystem, str]:
     return fs, root.rstrip("/")
 
 
+def _copied_within(ids: pd.DataFrame) -> pd.Series:
+    """Which rows are reuse copies of a trial their own experiment already holds (trial id ``<experiment>/<id>``):
+    written by a search rerun under its own name before :func:`raydim.store.reuse.reuse` stopped doing so; read as
+    one trial, not two, so that no observation counts twice in a fit."""
+    own = set(zip(ids["experiment"], ids["trial_id"]))
+    prefix = ids["experiment"] + "/"
+    return pd.Series([isinstance(r, str) and t.startswith(p) and (e, t[len(p):]) in own
+                      for e, t, p, r in zip(ids["experiment"], ids["trial_id"], prefix, ids["reused_from"])],
+                     index=ids.index)
+
+
 @dataclass(frozen=True)
 class ResultsStore:
     """The store rooted at ``uri``: a local folder or ``s3://bucket/prefix``-style URI (created on first write)."""
@@ -176,10 +187,10 @@ class ResultsStore:
             data = data.filter(pads.field("experiment") == experiment)
         if not data.num_rows:  # every part damaged, or no row of this experiment
             return data
-        ids = data.select([*ROW_ID, "finished_at"]).to_pandas()
+        ids = data.select([*ROW_ID, "finished_at", "reused_from"]).to_pandas()
         ids["position"] = range(len(ids))
-        keep = ids.sort_values(["finished_at", "position"]).drop_duplicates(ROW_ID, keep="last")["position"]
-        return data.take(list(keep))
+        latest = ids.sort_values(["finished_at", "position"]).drop_duplicates(ROW_ID, keep="last")
+        return data.take(list(latest["position"][~_copied_within(latest)]))
 
     def _read(self, parts: list[str]) -> pyarrow.Table:
         """The rows of ``parts`` in the current schema (a column added since a part was written reads as nulls)."""

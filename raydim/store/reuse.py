@@ -9,7 +9,9 @@ paths and names. Rows written before the fingerprints (schema 1) carry no engine
 version, so they are read but never reused. The policy records a reused trial as
 its own before the first proposal, so the search never runs it again; a copy is
 written under the new experiment (``reused_from`` says whose it was), so that
-experiment's d90 table rebuilds from its own rows.
+experiment's d90 table rebuilds from its own rows. A search rerun under its own
+name (to extend it where Tune's run folder is gone) finds its trials already
+there and writes no copy: a second row of one trial would count it twice.
 """
 
 from __future__ import annotations
@@ -59,12 +61,13 @@ def reusable(rows: list[TrialRow], policy: SearchPolicy,
 
 
 def reuse(rows: list[TrialRow], policy: SearchPolicy, provenance: Callable[[TrialRequest], Provenance],
-          experiment: str, search: str) -> list[TrialRow]:
-    """Record every :func:`reusable` trial in ``policy``; the copies to write under ``experiment`` (whose
-    ``search`` JSON they take)."""
-    copies = []
-    for request, row in reusable(rows, policy, provenance):
+          experiment: str, search: str) -> tuple[int, list[TrialRow]]:
+    """Record every :func:`reusable` trial in ``policy``; how many, and the copies to write under ``experiment``
+    (whose ``search`` JSON they take): none of the trials ``experiment`` already holds."""
+    taken = reusable(rows, policy, provenance)
+    for request, row in taken:
         policy.record_finished(request, row.primary, censored=bool(row.censored))
-        copies.append(replace(row, experiment=experiment, trial_id=request.trial_id, attempt=0, retry_of=None,
-                              search=search, reused_from=row.reused_from or row.experiment))
-    return copies
+    copies = [replace(row, experiment=experiment, trial_id=request.trial_id, attempt=0, retry_of=None, search=search,
+                      reused_from=row.reused_from or row.experiment)
+              for request, row in taken if row.experiment != experiment]
+    return len(taken), copies

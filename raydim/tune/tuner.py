@@ -88,11 +88,11 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
     store = ResultsStore.at(spec.storage)
     space = {TEMPLATE: spec.template().to_dict(), PROGRESS: (store.uri, spec.name), **(param_space or {})}
     if reuse_trials:
-        copies = reuse(store.rows(), searcher.policy, expected_provenance(space), spec.name,
-                       search_json(searcher.search_config()))
+        reused, copies = reuse(store.rows(), searcher.policy, expected_provenance(space), spec.name,
+                               search_json(searcher.search_config()))
         store.write(copies)
-        if copies:
-            print(f"raydim: reused {len(copies)} finished trial(s) from {store.uri} (same key, settings, data, "
+        if reused:
+            print(f"raydim: reused {reused} finished trial(s) from {store.uri} (same key, settings, data, "
                   "weights and engine); they will not run again", flush=True)
     return tune.Tuner(
         _with_resources(trainable, spec),

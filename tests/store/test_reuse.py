@@ -4,7 +4,8 @@ import dataclasses
 
 from raydim.search import KeyTarget, SearchKey, SearchPolicy
 from raydim.search.simulator import run_search
-from raydim.store.d90 import policy_of
+from raydim.store import ResultsStore
+from raydim.store.d90 import d90_rows, policy_of
 from raydim.store.reuse import Provenance, reusable, reuse
 from tests.store.rows import simulated_rows
 from tests.store.test_d90 import CURVES, SAID, SETTINGS
@@ -24,12 +25,37 @@ def stored():
 def test_a_repeated_search_reuses_everything_and_runs_nothing():
     rows = stored()
     policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
-    copies = reuse(rows, policy, same, "new", '{"new": 1}')
-    assert len(copies) == len(rows) and policy.finished() and policy.propose(4) == []
+    reused, copies = reuse(rows, policy, same, "new", '{"new": 1}')
+    assert reused == len(copies) == len(rows) and policy.finished() and policy.propose(4) == []
     assert policy.results()[0].d90 == policy_of(rows).results()[0].d90
     copy = copies[0]
     assert (copy.experiment, copy.trial_id, copy.reused_from, copy.search) == ("new", f"old/{rows[0].trial_id}",
                                                                               "old", '{"new": 1}')
+
+
+def test_a_search_rerun_under_its_own_name_reuses_its_trials_without_copying_them():
+    """Rerunning a space under the same name (the way to extend a search whose Tune folder is gone) takes every
+    trial, writes nothing, and reads back the same d90 and interval: no trial counts twice."""
+    rows = stored()
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    reused, copies = reuse(rows, policy, same, "old", "{}")
+    assert (reused, copies) == (len(rows), [])
+    assert policy.results() == policy_of(rows).results()
+
+
+def test_copies_a_rerun_wrote_into_its_own_experiment_are_read_as_one_trial(tmp_path):
+    """Stores written before the fix hold them: the reader drops each such copy, keeps copies from other
+    experiments, and the d90 table is the one of the original rows."""
+    rows = stored()
+    own = [dataclasses.replace(r, trial_id=f"old/{r.trial_id}", reused_from="old") for r in rows]
+    _, elsewhere = reuse(rows, SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), same, "new", rows[-1].search)
+    store = ResultsStore(str(tmp_path))
+    store.write(rows + own + elsewhere)
+    assert len(store.rows("old")) == len(rows) and len(store.rows("new")) == len(elsewhere) == len(rows)
+    interval = [(r.d90, r.d90_low, r.d90_high) for r in d90_rows(store.rows()) if r.experiment == "old"]
+    original, doubled = policy_of(rows).results()[0], policy_of(rows + own).results()[0]
+    assert interval == [(original.d90, original.d90_low, original.d90_high)]
+    assert (doubled.d90_low, doubled.d90_high) != (original.d90_low, original.d90_high)  # what counting twice did
 
 
 def test_only_trials_with_the_same_settings_hash_are_reused():
@@ -54,7 +80,7 @@ def test_failed_trials_other_keys_and_supplied_baselines_are_not_reused():
 def test_a_partly_reused_search_finishes_with_fewer_new_trials():
     rows = [r for r in stored() if r.d is None or r.d <= 1000]
     policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
-    reused = len(reuse(rows, policy, same, "new", "{}"))
+    reused, _ = reuse(rows, policy, same, "new", "{}")
     fresh = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
     run_search(fresh, CURVES[SAID.id], slots=2)
     run_search(policy, CURVES[SAID.id], slots=2)

@@ -1,8 +1,9 @@
 """Every finished trial lands in the results store as it ends, on a real local Ray: simulated searches through
-run_search (one rebuilt d90 table, then a second search that reuses every trial, then `raydim report`), the real
-trainable's row, an erroring trial's row."""
+run_search (one rebuilt d90 table, then a second search that reuses every trial, the first rerun under its own
+name, then `raydim report`), the real trainable's row, an erroring trial's row."""
 
 import json
+import shutil
 import sys
 
 import ray.cloudpickle
@@ -46,6 +47,13 @@ def test_a_search_fills_the_store_and_the_next_one_reuses_it(ray_cluster, tmp_pa
     second = store.rows("second")
     assert len(second) == len(rows) and all(r.reused_from == "first" for r in second)  # nothing ran again
     assert [r.d90 for r in d90_rows(second)] == [r.d90 for r in results]
+
+    shutil.rmtree(tmp_path / "first")  # Tune's run folder gone (another machine): rerun the space under its name
+    rerun = run_search(spec(tmp_path, "first"), targets=targets(), trainable=simulated_trial,
+                       param_space=CURVE_SPACE, verbose=0)
+    assert f"reused {len(rows)} finished trial(s)" in capsys.readouterr().out
+    assert store.rows("first") == rows  # no copy of a trial into its own experiment: none counts twice
+    assert [(r.d90, r.d90_low, r.d90_high) for r in rerun] == [(r.d90, r.d90_low, r.d90_high) for r in results]
 
     assert main(["report", "--storage", str(tmp_path), "--experiment", "first", "--format", "json"]) == 0
     reported = json.loads(capsys.readouterr().out)
