@@ -36,7 +36,7 @@ from raydim.search.results import (BASELINE_SUPPLIED, BUDGET_EXHAUSTED, INCOMPLE
                                    THRESHOLD_IN_NOISE, KeyProgress, KeyResult, Outcome)
 from raydim.search.settings import SearchSettings
 from raydim.search.thresholds import BASELINE_AT_CHANCE, Thresholds, thresholds
-from raydim.search.trials import COMPLETED, FAILED, RUNNING, KeyHistory, TrialRecord, TrialRequest
+from raydim.search.trials import COMPLETED, FAILED, RUNNING, KeyHistory, TrialRecord, TrialRequest, distinct
 from raydim.strategies import Strategy, get_strategy
 
 STATE_VERSION = 2
@@ -241,7 +241,7 @@ class SearchPolicy:
         if reference is None:
             return []
         s = self.settings
-        return collapsed(history.subspace(), reference, s.level, s.d_min, s.d_max)
+        return collapsed(distinct(history.subspace()), reference, s.level, s.d_min, s.d_max)
 
     # -- noise -------------------------------------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ class SearchPolicy:
         """
         screened = self._collapse_screen()
         groups = []
-        kept = (r for r in self._trials.values() if r.request.trial_id not in screened)
+        kept = (r for r in distinct(self._trials.values()) if r.request.trial_id not in screened)
         for group_key, records in replicate_groups(kept).items():
             key_id = group_key[0]
             owner = key_id if key_id in self.targets else next(

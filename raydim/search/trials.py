@@ -8,6 +8,7 @@ policy rebuilt from saved records decides exactly as the original would have.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -77,6 +78,20 @@ class TrialRecord:
     def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
         return cls(TrialRequest.from_dict(data["request"]), data["status"], data["metric"],
                    data.get("censored", False), data.get("diverged", False))
+
+
+def distinct(records: Iterable[TrialRecord]) -> list[TrialRecord]:
+    """The completed records, one per (key, d, lr, seed): the first. A trial run again at the same point and seed (a
+    rerun of a collapse that a reused search already held, a row copied twice) repeats its score; counted twice
+    it would pass for a second seed, narrow the interval and, as a zero-spread replicate, shrink the noise."""
+    seen: set[tuple] = set()
+    out = []
+    for r in records:
+        point = (r.request.key.id, r.request.d, r.request.lr, r.request.seed)
+        if r.status == COMPLETED and point not in seen:
+            seen.add(point)
+            out.append(r)
+    return out
 
 
 @dataclass(frozen=True)
@@ -151,11 +166,11 @@ class KeyHistory:
 
     def baseline_score(self) -> tuple[float | None, float | None, int]:
         """(best mean, its lr, its number of seeds) of the full fine-tunes."""
-        return _best_of_means([(r.request.lr, r.metric) for r in self.baseline() if r.status == COMPLETED])[:3]
+        return _best_of_means([(r.request.lr, r.metric) for r in distinct(self.baseline())])[:3]
 
     def counted(self) -> list[TrialRecord]:
-        """Completed subspace trials that count as evidence about d (not ``excluded``)."""
-        return [r for r in self.subspace() if r.status == COMPLETED and r.request.trial_id not in self.excluded]
+        """Completed subspace trials that count as evidence about d: not ``excluded``, each point and seed once."""
+        return [r for r in distinct(self.subspace()) if r.request.trial_id not in self.excluded]
 
     def scores(self) -> list[DScore]:
         """One :class:`DScore` per d with a counted trial, by increasing d."""

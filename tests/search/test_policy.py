@@ -369,3 +369,21 @@ def test_a_version_1_state_still_loads():
     for trial in state["trials"]:
         trial.pop("censored"), trial.pop("diverged"), trial["request"].pop("stop_above")
     assert SearchPolicy.from_state_dict(state).settings.level == 0.9
+
+
+def test_a_trial_repeated_at_the_same_point_and_seed_counts_once():
+    """A repeat of a finished trial (a reused search's rerun of a collapse it already held; a row copied twice)
+    scores what the first did: the policy's d90, interval and noise are those of the trials without it, not those
+    of a second seed — which would narrow the interval and, agreeing to the last digit, shrink the noise."""
+    curve = SimulatedCurve(d90=700, full=0.9, chance=0.5, width=1.0, noise_sd=0.02, lr_opt=0.01, noise_seed=5)
+    policy = SearchPolicy([KeyTarget(KEY_B, chance=0.5)], settings(max_trials=16))
+    run_search(policy, curve, slots=2)
+    trials = [t for t in policy.state_dict()["trials"] if t["status"] == "completed"]
+    repeated = SearchPolicy([KeyTarget(KEY_B, chance=0.5)], settings(max_trials=16))
+    for copy, t in enumerate(trials + trials):  # every trial twice, the second time under another id
+        request = TrialRequest.from_dict({**t["request"], "trial_id": f"{t['request']['trial_id']}/{copy}"})
+        repeated.record_finished(request, t["metric"], censored=t["censored"])
+    [once], [twice] = policy.results(), repeated.results()
+    assert once.status == "found" and len(trials) > 8
+    assert (twice.d90, twice.d90_low, twice.d90_high) == (once.d90, once.d90_low, once.d90_high)
+    assert repeated.noise_factor() == policy.noise_factor()
