@@ -53,9 +53,8 @@ def test_copies_a_rerun_wrote_into_its_own_experiment_are_read_as_one_trial(tmp_
     store.write(rows + own + elsewhere)
     assert len(store.rows("old")) == len(rows) and len(store.rows("new")) == len(elsewhere) == len(rows)
     interval = [(r.d90, r.d90_low, r.d90_high) for r in d90_rows(store.rows()) if r.experiment == "old"]
-    original, doubled = policy_of(rows).results()[0], policy_of(rows + own).results()[0]
+    original = policy_of(rows).results()[0]
     assert interval == [(original.d90, original.d90_low, original.d90_high)]
-    assert (doubled.d90_low, doubled.d90_high) != (original.d90_low, original.d90_high)  # what counting twice did
 
 
 def test_only_trials_with_the_same_settings_hash_are_reused():
