@@ -54,6 +54,11 @@ class TaskData:
         train_labels = self.train["label"]
         return {split: trivial_baseline(self.task, train_labels, ds["label"]) for split, ds in self.splits.items()}
 
+    def trivial_train_eval(self, samples: int | None, seed: int) -> dict[str, float]:
+        """Metrics of the constant predictor on the train rows a trial scores its train metric on: the
+        ``samples`` rows :func:`subsample` keeps for the data ``seed`` (a trial's ``train_eval_samples``)."""
+        return trivial_baseline(self.task, self.train["label"], subsample(self.train, samples, seed)["label"])
+
 
 def resolve_source(task: Task, data_dir: str | Path | None = None) -> Source:
     """The GLUE source for ``task``: a local TSV folder if one is named, else the hub."""

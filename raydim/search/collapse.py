@@ -33,6 +33,22 @@ other three trials admitted at d = 400 reach down to 0.61: the run lies 4.4σ be
 them, and the first test flags it. Each test catches collapses the other misses on
 the simulator (docs/benchmarks.md).
 
+Both tests read the dev score, and need a collapse to fall far from the curve: where the
+threshold sits close to chance they cannot see one. On MRPC (chance 0.684, threshold
+0.721, σ ≈ 0.02) DID's trials at d = 51,200 and 100,000 ended at the majority class
+with the 1/√d rule's rates (dev 0.699, 0.684, 0.684), a fall of 2σ that both tests
+read as a curve still below its threshold, and the key ended ``not_reached``; at a
+third of the rate d = 51,200 scored 0.8015, the full fine-tune's accuracy. The third
+test reads the train score instead, which says whether a run learned at all:
+
+* **learned nothing**: it misses the threshold, its train score lies in the bottom
+  ``TRAIN_FRACTION`` of the way from the trivial predictor's to the full fine-tune's
+  (on the same train rows), and a trial at a smaller d got more than twice as far — a
+  larger subspace holds at least as good a solution, so the run failed on its rate.
+  Those MRPC trials scored 0.684, 0.664, 0.664 on train rows where the trivial
+  predictor scores 0.664 and the full fine-tune 0.926, beside 0.730 at d = 3,200.
+  A run learning nothing below every d that learned may be d's fault: it counts.
+
 The policy reruns a collapsed trial at lr ÷ ``lr_step`` (same d and seed) before the
 fit counts it, up to ``max_retries`` times; the last attempt counts whatever it scored.
 """
@@ -40,6 +56,7 @@ fit counts it, up to ``max_retries`` times; the last attempt counts whatever it 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,11 +67,24 @@ NOISE_MARGIN = 4.0  # standard deviations of seed noise a collapse must lie belo
 FRACTION = 0.3  # ... and at most this fraction of the way from chance to the full fine-tune
 MAX_RISE = MAX_STEEPNESS / 4  # the fit's steepest rise, as a fraction of (full − chance) per unit ln d
 NEIGHBOURHOOD = math.log(4.0)  # larger d's further than this say nothing about the curve's local rise
+TRAIN_FRACTION = 0.1  # a train score this little of the way from trivial to full learned nothing
+
+
+class TrainScale(NamedTuple):
+    """Train-row scores of the trivial predictor and of the full fine-tune (best lr, mean over seeds)."""
+
+    trivial: float
+    full: float
+
+    def share(self, score: float) -> float:
+        """How far ``score`` got from the trivial predictor's towards the full fine-tune's."""
+        return (score - self.trivial) / (self.full - self.trivial)
 
 
 def collapsed(records: list[TrialRecord], reference: Reference, level: float, d_min: int,
-              d_max: int) -> list[TrialRecord]:
-    """The completed, uncensored subspace trials among ``records`` that lie impossibly far below the others."""
+              d_max: int, train: TrainScale | None = None) -> list[TrialRecord]:
+    """The completed, uncensored subspace trials among ``records`` that lie impossibly far below the others, or
+    (given the ``train`` scale) learned nothing where a smaller d learned."""
     done = [r for r in records if r.metric is not None and r.request.d is not None and r.status == COMPLETED]
     if len(done) < 2:
         return []
@@ -64,7 +94,8 @@ def collapsed(records: list[TrialRecord], reference: Reference, level: float, d_
     sigma, spread = reference.noise_sd, reference.full - reference.chance
     bottom = reference.chance + FRACTION * spread
     return [r for r, lowest in zip(done, floor) if not r.censored and (
-        r.metric < min(lowest - NOISE_MARGIN * sigma, bottom) or _below_a_neighbour(r, done, sigma, spread))]
+        r.metric < min(lowest - NOISE_MARGIN * sigma, bottom) or _below_a_neighbour(r, done, sigma, spread)
+        or _learned_nothing(r, done, reference, train))]
 
 
 def _compares(other: TrialRecord, r: TrialRecord) -> bool:
@@ -85,3 +116,13 @@ def _below_a_neighbour(r: TrialRecord, done: list[TrialRecord], sigma: float, sp
         if rise <= NEIGHBOURHOOD and other.metric - r.metric > allowed:
             return True
     return False
+
+
+def _learned_nothing(r: TrialRecord, done: list[TrialRecord], reference: Reference, train: TrainScale | None) -> bool:
+    """The train-score test: ``r`` misses the threshold with a train score in the bottom ``TRAIN_FRACTION`` of
+    ``train``'s way, where a trial at a smaller d got more than twice as far."""
+    if train is None or train.full <= train.trivial or r.train_metric is None or r.metric >= reference.threshold():
+        return False
+    return train.share(r.train_metric) <= TRAIN_FRACTION and any(
+        other.request.d < r.request.d and other.train_metric is not None
+        and train.share(other.train_metric) > 2 * TRAIN_FRACTION for other in done)

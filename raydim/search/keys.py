@@ -70,6 +70,9 @@ class KeyTarget:
     the user already knows it; ``None`` runs the full fine-tunes as trials.
     ``metric`` and ``eval_size`` (the primary metric's name, and the rows it is
     measured on) give the prior scale of seed noise (:mod:`raydim.search.noise`).
+    ``train_chance`` is the trivial predictor's metric on the train rows a trial
+    scores itself on: a trial no better than it there learned nothing
+    (:mod:`raydim.search.collapse`); ``None`` leaves that test off.
     """
 
     key: SearchKey
@@ -77,6 +80,7 @@ class KeyTarget:
     baseline: float | None = None
     metric: str | None = None
     eval_size: int | None = None
+    train_chance: float | None = None
 
     def __post_init__(self) -> None:
         if self.key.method == FULL:
@@ -91,9 +95,9 @@ class KeyTarget:
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key.to_dict(), "chance": self.chance, "baseline": self.baseline, "metric": self.metric,
-                "eval_size": self.eval_size}
+                "eval_size": self.eval_size, "train_chance": self.train_chance}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeyTarget:
         return cls(SearchKey.from_dict(data["key"]), data["chance"], data["baseline"], data.get("metric"),
-                   data.get("eval_size"))
+                   data.get("eval_size"), data.get("train_chance"))

@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from raydim.errors import RaydimError
-from raydim.search.collapse import collapsed
+from raydim.search.collapse import TrainScale, collapsed
 from raydim.search.crossing import Reference
 from raydim.search.keys import KeyTarget
 from raydim.search.noise import noise_factor, replicate_groups, sampling_sd
@@ -171,10 +171,12 @@ class SearchPolicy:
 
     # -- recording ---------------------------------------------------------------------------------------------
 
-    def record_result(self, trial_id: str, metric: float, censored: bool = False) -> None:
+    def record_result(self, trial_id: str, metric: float, censored: bool = False,
+                      train_metric: float | None = None) -> None:
         """The trial's score (its best epoch's primary metric); ``censored``: it stopped early once it had
-        passed, so its final score would have been at least this. A non-finite metric (a diverged run) is
-        recorded as a diverged failure."""
+        passed, so its final score would have been at least this; ``train_metric``: the same epoch's score on
+        train rows, which tells a run that learned nothing (:mod:`raydim.search.collapse`). A non-finite metric
+        (a diverged run) is recorded as a diverged failure."""
         record = self._running(trial_id, "result")
         if record is None:
             return
@@ -183,6 +185,7 @@ class SearchPolicy:
             record.status, record.diverged = FAILED, True
             return
         record.status, record.metric, record.censored = COMPLETED, float(metric), bool(censored)
+        record.train_metric = _finite_or_none(train_metric)
 
     def record_failure(self, trial_id: str, diverged: bool = False) -> None:
         """The trial errored; it is rerun (same d and seed; lr ÷ ``lr_step`` if it ``diverged``) until
@@ -192,9 +195,10 @@ class SearchPolicy:
             record.status, record.diverged = FAILED, bool(diverged)
 
     def record_finished(self, request: TrialRequest, metric: float | None, censored: bool = False,
-                        diverged: bool = False) -> None:
+                        diverged: bool = False, train_metric: float | None = None) -> None:
         """A trial that ended outside this policy's run, recorded as one of its own: completed with ``metric``
-        (``censored`` as in :meth:`record_result`), or failed when ``metric`` is None or not finite.
+        (``censored`` and ``train_metric`` as in :meth:`record_result`), or failed when ``metric`` is None or not
+        finite.
 
         For trials reused from a results store (call it before the first
         :meth:`propose`: the strategy then starts from a history that holds them
@@ -204,7 +208,8 @@ class SearchPolicy:
             raise ValueError(f"trial id {request.trial_id!r} is already recorded; give each trial its own id")
         done = metric is not None and math.isfinite(metric)
         self._add(TrialRecord(request, COMPLETED if done else FAILED, float(metric) if done else None,
-                              censored=done and censored, diverged=not done and diverged))
+                              censored=done and censored, diverged=not done and diverged,
+                              train_metric=_finite_or_none(train_metric) if done else None))
 
     def _running(self, trial_id: str, what: str) -> TrialRecord | None:
         record = self._trials.get(trial_id)
@@ -236,12 +241,15 @@ class SearchPolicy:
     def _collapsed(self, key_id: str, history: KeyHistory,
                    noise: tuple[float, float] | None = None) -> list[TrialRecord]:
         """The key's collapsed trials (:mod:`raydim.search.collapse`), measured in σ of ``noise`` (κ, df) or the
-        pooled estimate."""
+        pooled estimate; the train-score test runs where the target knows the trivial predictor's train score and
+        a full fine-tune measured its own."""
         reference = self.reference(key_id, history, noise)
         if reference is None:
             return []
+        trivial, full = self.targets[key_id].train_chance, history.baseline_train_score()
+        train = None if trivial is None or full is None else TrainScale(trivial, full)
         s = self.settings
-        return collapsed(distinct(history.subspace()), reference, s.level, s.d_min, s.d_max)
+        return collapsed(distinct(history.subspace()), reference, s.level, s.d_min, s.d_max, train)
 
     # -- noise -------------------------------------------------------------------------------------------------
 
@@ -404,3 +412,7 @@ class SearchPolicy:
             policy._add(TrialRecord.from_dict(data))
         policy._cursor = state["cursor"]
         return policy
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None

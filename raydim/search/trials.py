@@ -69,15 +69,16 @@ class TrialRecord:
     metric: float | None = None
     censored: bool = False  # stopped early once it had passed: the final score is at least ``metric``
     diverged: bool = False  # failed because its loss became NaN: a rerun lowers the learning rate
+    train_metric: float | None = None  # the best epoch's primary metric on train rows: did the run learn at all?
 
     def to_dict(self) -> dict[str, Any]:
         return {"request": self.request.to_dict(), "status": self.status, "metric": self.metric,
-                "censored": self.censored, "diverged": self.diverged}
+                "censored": self.censored, "diverged": self.diverged, "train_metric": self.train_metric}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
         return cls(TrialRequest.from_dict(data["request"]), data["status"], data["metric"],
-                   data.get("censored", False), data.get("diverged", False))
+                   data.get("censored", False), data.get("diverged", False), data.get("train_metric"))
 
 
 def distinct(records: Iterable[TrialRecord]) -> list[TrialRecord]:
@@ -167,6 +168,12 @@ class KeyHistory:
     def baseline_score(self) -> tuple[float | None, float | None, int]:
         """(best mean, its lr, its number of seeds) of the full fine-tunes."""
         return _best_of_means([(r.request.lr, r.metric) for r in distinct(self.baseline())])[:3]
+
+    def baseline_train_score(self) -> float | None:
+        """The train-row score of the full fine-tunes at their best lr (mean over seeds); None if none measured it."""
+        _, lr, _ = self.baseline_score()
+        values = [r.train_metric for r in distinct(self.baseline()) if r.request.lr == lr and r.train_metric is not None]
+        return sum(values) / len(values) if values else None
 
     def counted(self) -> list[TrialRecord]:
         """Completed subspace trials that count as evidence about d: not ``excluded``, each point and seed once."""

@@ -28,7 +28,8 @@ def policy_of(rows: list[TrialRow]) -> SearchPolicy:
         request = TrialRequest(row.trial_id, SearchKey(row.task, row.model, row.checkpoint, row.method), row.d,
                                row.lr, row.seed, row.attempt, row.retry_of)
         policy.record_finished(request, row.primary if row.status == COMPLETED else None, censored=bool(row.censored),
-                               diverged=row.status != COMPLETED and (row.error or "").startswith(DIVERGED))
+                               diverged=row.status != COMPLETED and (row.error or "").startswith(DIVERGED),
+                               train_metric=row.train_metric)
     return policy
 
 

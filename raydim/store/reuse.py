@@ -66,7 +66,7 @@ def reuse(rows: list[TrialRow], policy: SearchPolicy, provenance: Callable[[Tria
     (whose ``search`` JSON they take): none of the trials ``experiment`` already holds."""
     taken = reusable(rows, policy, provenance)
     for request, row in taken:
-        policy.record_finished(request, row.primary, censored=bool(row.censored))
+        policy.record_finished(request, row.primary, censored=bool(row.censored), train_metric=row.train_metric)
     copies = [replace(row, experiment=experiment, trial_id=request.trial_id, attempt=0, retry_of=None, search=search,
                       reused_from=row.reused_from or row.experiment)
               for request, row in taken if row.experiment != experiment]

@@ -24,7 +24,7 @@ from raydim.store.schema import search_json
 from raydim.train.fingerprint import ENGINE_VERSION
 from raydim.tune.template import TEMPLATE, trial_settings_hash
 from raydim.tune.trainable import ERROR as REPORTED_ERROR
-from raydim.tune.trainable import CENSORED, SCORE
+from raydim.tune.trainable import CENSORED, SCORE, best_metrics, train_score
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +63,7 @@ class StoreCallback(Callback):
         if error is None and (score is None or not math.isfinite(score)):
             error = result.get(REPORTED_ERROR) or f"the trial ended without a finite {SCORE!r} (got {score!r})"
         best = result.get("best") or {}
-        metrics = best.get("metrics") or {k: v for k, v in result.items() if "/" in k and _is_number(v)}
-        train_key = f"train/{result.get('primary_metric')}"
+        metrics = best_metrics(result)
         finished = dt.datetime.now(dt.timezone.utc)
         started = trial.run_metadata.start_time
         started_at = dt.datetime.fromtimestamp(started, dt.timezone.utc) if started else \
@@ -79,7 +78,7 @@ class StoreCallback(Callback):
             grouping=template.get("train", {}).get("grouping", "layer") if c["method"] == "said" else None,
             D=result.get("D"), d=c.get("d"), num_trainable=result.get("num_trainable"),
             primary_metric=result.get("primary_metric"), primary=score if error is None else None,
-            metrics={k: float(v) for k, v in metrics.items()}, train_metric=metrics.get(train_key),
+            metrics={k: float(v) for k, v in metrics.items()}, train_metric=train_score(result),
             train_loss=best.get("train_loss", result.get("train_loss")), best_epoch=best.get("epoch"),
             epochs=result.get("epoch"), steps=result.get("step"), train_size=result.get("train_size"),
             seconds=result.get("time_total_s"), device=result.get("device"), retry_of=c.get("retry_of"), error=error,
@@ -94,10 +93,6 @@ def _resources(trial: Any) -> dict[str, float | None]:
     held = getattr(factory, "required_resources", None) or {}
     return {"cpus": float(held["CPU"]) if "CPU" in held else None, "gpus": float(held.get("GPU", 0.0))
             if held else None}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _last_error(trial: Any) -> str:

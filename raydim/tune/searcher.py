@@ -29,7 +29,7 @@ from raydim.atomic import write_json_atomically
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy, SearchSettings
 from raydim.tune.metrics import export_progress
-from raydim.tune.trainable import CENSORED, ERROR, SCORE
+from raydim.tune.trainable import CENSORED, ERROR, SCORE, train_score
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,16 @@ class D90Searcher(Searcher):
         return Searcher.FINISHED if self.policy.finished() else None
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        score = (result or {}).get(self.metric)
+        result = result or {}
+        score = result.get(self.metric)
         if error or score is None or not math.isfinite(score):
             if not error:
                 logger.warning("trial %s ended without a finite %r (%s); counted as a failure", trial_id, self.metric,
-                               (result or {}).get(ERROR) or f"got {score!r}")
-            self.policy.record_failure(trial_id, diverged=not error and bool((result or {}).get(ERROR)))
+                               result.get(ERROR) or f"got {score!r}")
+            self.policy.record_failure(trial_id, diverged=not error and bool(result.get(ERROR)))
         else:
-            self.policy.record_result(trial_id, float(score), censored=bool((result or {}).get(CENSORED)))
+            self.policy.record_result(trial_id, float(score), censored=bool(result.get(CENSORED)),
+                                      train_metric=train_score(result))
         progress = self.policy.progress()
         export_progress(progress)  # to the Ray dashboard's metrics view
         if self.on_progress is not None:

@@ -154,7 +154,8 @@ class SearchSpec:
 
     def targets(self) -> list[KeyTarget]:
         """One target per key, with what each task's data says (loaded here, once): the trivial predictor's
-        metric, and the metric and dev-set size that set the prior of seed noise.
+        metric, the metric and dev-set size that set the prior of seed noise, and the trivial predictor's metric
+        on the train rows a trial scores itself on.
 
         Every model's config is read here too, so a ``max_length`` beyond a model's positions is refused now,
         not when a trial first meets a row that long."""
@@ -163,10 +164,13 @@ class SearchSpec:
                 check_max_length(parse_model_ref(model_spec(model, checkpoint)),
                                  self.train.get("max_length", TrainConfig.max_length))
         facts = {}
+        train_eval = self.train.get("train_eval_samples", TrainConfig.train_eval_samples)
         for task in self.tasks:
-            data = self.data_spec(task).load()
+            spec = self.data_spec(task)
+            data = spec.load()
             split, metric = data.task.primary_split, data.task.primary_metric
-            facts[task] = (data.trivial_baselines()[split][metric], metric, len(data.splits[split]))
+            facts[task] = (data.trivial_baselines()[split][metric], metric, len(data.splits[split]),
+                           data.trivial_train_eval(train_eval, spec.seed)[metric])
         return [KeyTarget(key, facts[key.task][0], self._baseline(key), *facts[key.task][1:]) for key in self.keys()]
 
     def settings(self, slots: int = 1) -> SearchSettings:

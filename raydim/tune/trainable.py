@@ -36,6 +36,23 @@ CENSORED = "censored"  # reported true by a trial that stopped early once its sc
 STATE_FILE = "trial_state.pt"
 
 
+def best_metrics(result: dict[str, Any]) -> dict[str, float]:
+    """The best epoch's metrics (``split/metric``) of a reported result; the flat ones of a trainable that
+    reports no ``best`` epoch."""
+    best = result.get("best") or {}
+    return best.get("metrics") or {k: v for k, v in result.items() if "/" in k and _is_number(v)}
+
+
+def train_score(result: dict[str, Any]) -> float | None:
+    """The best epoch's primary metric on the train rows; None where the trial did not measure it."""
+    value = best_metrics(result).get(f"train/{result.get('primary_metric')}")
+    return None if value is None else float(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def cpu_share() -> int | None:
     """Whole CPUs assigned to this trial by Ray (at least 1), or None outside a Ray worker."""
     if not ray.is_initialized():

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from raydim.search.collapse import collapsed
+from raydim.search.collapse import TrainScale, collapsed
 from raydim.search.crossing import MAX_STEEPNESS, Reference, curve
 from raydim.search.keys import SearchKey
 from raydim.search.trials import COMPLETED, TrialRecord, TrialRequest
@@ -15,16 +15,16 @@ KEY = SearchKey("stsb", "m", method="said")
 STUDY_STORE = Path(__file__).resolve().parents[2] / "docs" / "results" / "store"
 
 
-def trial(name, d, score, lr=0.1, censored=False):
-    return TrialRecord(TrialRequest(name, KEY, d, lr, 0), COMPLETED, score, censored=censored)
+def trial(name, d, score, lr=0.1, censored=False, train=None, seed=0):
+    return TrialRecord(TrialRequest(name, KEY, d, lr, seed), COMPLETED, score, censored=censored, train_metric=train)
 
 
 def reference(chance, full, noise_sd, full_sd=0.0):
     return Reference(chance=chance, full=full, full_sd=full_sd, ratio=0.9, kind="paper", noise_sd=noise_sd)
 
 
-def find(records, ref):
-    return collapsed(records, ref, 0.9, 10, 100_000)
+def find(records, ref, train=None):
+    return collapsed(records, ref, 0.9, 10, 100_000, train)
 
 
 def test_the_glue_collapse_is_caught():
@@ -77,6 +77,45 @@ def test_a_lone_trial_is_never_a_collapse():
     assert find([trial("a", 1000, 0.2)], reference(0.5, 0.9, 0.01)) == []
 
 
+# MRPC DID of MiniLM-L6 in the study (docs/results.md): dev chance 0.684, full fine-tune 0.801, σ ≈ 0.02; train rows:
+# the trivial predictor 0.664, the full fine-tune 0.926
+MRPC = reference(0.6838, 0.8010, 0.02, full_sd=0.01)
+MRPC_TRAIN = TrainScale(0.6641, 0.9258)
+
+
+def mrpc_did():
+    return [trial("a", 3200, 0.7010, lr=0.177, train=0.730), trial("b", 25600, 0.6985, lr=0.0625, train=0.699),
+            trial("c", 51200, 0.6985, lr=0.0442, train=0.684),
+            trial("d", 100_000, 0.6838, lr=0.0316, train=0.664), trial("e", 100_000, 0.6838, lr=0.0316, train=0.664,
+                                                                         seed=1)]
+
+
+def test_the_mrpc_did_collapses_only_the_train_score_shows_are_caught():
+    """The dev-score tests leave them to the fit (a 2σ fall: a curve still below its threshold); on train rows
+    they scored what the trivial predictor does, where d = 3,200 learned."""
+    records = mrpc_did()
+    assert find(records, MRPC) == []
+    assert [r.request.trial_id for r in find(records, MRPC, MRPC_TRAIN)] == ["c", "d", "e"]
+
+
+def test_learning_nothing_below_every_d_that_learned_is_left_to_the_fit():
+    # d may be too small to learn anything: without a smaller d that learned, the run counts as it is
+    records = [r for r in mrpc_did() if r.request.d != 3200]
+    assert find(records, MRPC, MRPC_TRAIN) == []
+
+
+def test_a_run_that_learned_nothing_but_passed_or_stopped_early_is_not_a_collapse():
+    passed = trial("c", 51200, 0.7300, lr=0.0442, train=0.670)
+    stopped = trial("d", 100_000, 0.6900, lr=0.0316, train=0.664, censored=True)
+    assert find([mrpc_did()[0], passed, stopped], MRPC, MRPC_TRAIN) == []
+
+
+def test_the_train_test_needs_both_train_scores_and_a_full_fine_tune_that_learned():
+    unmeasured = [trial("a", 3200, 0.7010, train=0.730), trial("c", 51200, 0.6985)]
+    assert find(unmeasured, MRPC, MRPC_TRAIN) == []
+    assert find(mrpc_did(), MRPC, TrainScale(0.664, 0.664)) == []
+
+
 def test_replayed_on_the_real_sst2_study_the_policy_reruns_the_collapse_once_its_neighbour_is_in():
     """The committed study's rows, in the order they started: once SAID's d = 895 scored 0.802 the policy flags
     d = 400 (lr 0.5, 0.551) and reruns it at lr ÷ 3 — the rerun that, in the study, scored 0.774."""
@@ -94,3 +133,23 @@ def test_replayed_on_the_real_sst2_study_the_policy_reruns_the_collapse_once_its
     rerun = next(r for r in after.propose(2) if r.key.id == said)
     assert (rerun.d, rerun.seed, rerun.retry_of) == (400, 0, fell.trial_id)
     assert rerun.lr == pytest.approx(fell.lr / 3)
+
+
+def test_on_the_real_mrpc_study_the_policy_reruns_did_at_a_third_of_the_rate_where_it_learned_nothing():
+    """The committed MRPC rows rebuilt with the trivial predictor's train score: DID's three majority-class runs
+    are set aside and d = 51,200 is rerun at lr ÷ 3 — the rate at which, outside the study, it scored 0.8015."""
+    from dataclasses import replace
+
+    from raydim.store.d90 import policy_of
+    from raydim.store.dataset import ResultsStore
+
+    policy = policy_of(ResultsStore.at(str(STUDY_STORE)).rows("study-said-did-mrpc"))
+    did = "mrpc:minilm-l6@final:did"
+    assert policy.history(did).excluded == frozenset()  # stored without the trivial train score: the test is off
+    policy.targets = {k: replace(t, train_chance=0.6640625) for k, t in policy.targets.items()}
+    excluded = policy.history(did).excluded
+    assert sorted((r.request.d, r.request.seed) for r in policy.history(did).records
+                  if r.request.trial_id in excluded) == [(51200, 0), (100_000, 0), (100_000, 1)]
+    rerun = next(r for r in policy.propose(2) if r.key.id == did)
+    assert (rerun.d, rerun.seed, rerun.attempt) == (51200, 0, 1)
+    assert rerun.lr == pytest.approx(0.0442 / 3, rel=1e-3)

@@ -362,6 +362,15 @@ def test_a_collapse_beside_its_twin_seed_is_not_counted_as_seed_noise():
     assert policy.propose(1)[0].retry_of == "t4"
 
 
+def test_a_train_score_is_kept_through_the_saved_state_and_a_non_finite_one_dropped():
+    policy = SearchPolicy(supplied(KEY_A), settings(parallelism=2))
+    first, second = policy.propose(2)
+    policy.record_result(first.trial_id, 0.7, train_metric=0.66)
+    policy.record_result(second.trial_id, 0.8, train_metric=float("nan"))
+    restored = SearchPolicy.from_state_dict(json.loads(json.dumps(policy.state_dict())))
+    assert [r.train_metric for r in restored.history(KEY_A.id).records] == [0.66, None]
+
+
 def test_a_version_1_state_still_loads():
     state = SearchPolicy(supplied(KEY_A), settings()).state_dict()
     state["version"] = 1

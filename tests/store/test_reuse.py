@@ -33,6 +33,15 @@ def test_a_repeated_search_reuses_everything_and_runs_nothing():
                                                                               "old", '{"new": 1}')
 
 
+def test_a_reused_trial_brings_its_train_score():
+    rows = [dataclasses.replace(r, train_metric=0.5 + i / 100) for i, r in enumerate(stored())]
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    reuse(rows, policy, same, "new", "{}")
+    assert sorted(r.train_metric for r in policy.history(SAID.id).records) == sorted(r.train_metric for r in rows)
+    assert sorted(r.train_metric for r in policy_of(rows).history(SAID.id).records) == sorted(r.train_metric
+                                                                                             for r in rows)
+
+
 def test_a_search_rerun_under_its_own_name_reuses_its_trials_without_copying_them():
     """Rerunning a space under the same name (the way to extend a search whose Tune folder is gone) takes every
     trial, writes nothing, and reads back the same d90 and interval: no trial counts twice."""

@@ -108,6 +108,19 @@ def test_same_trial_completing_twice_after_restore_counts_once(tmp_path):
     assert [x.score for x in blank.policy.history(KEY.id).scores()] == [metric(config)]
 
 
+def test_the_best_epochs_train_score_is_recorded_and_survives_a_restore(tmp_path):
+    """The collapse rule reads it (a run no better than the trivial predictor on train rows learned nothing)."""
+    s = searcher()
+    s.suggest("t1")
+    s.on_trial_complete("t1", {SCORE: 0.71, "primary_metric": "accuracy", "train/accuracy": 0.99,
+                               "best": {"epoch": 2, "metrics": {"validation/accuracy": 0.71, "train/accuracy": 0.664}}})
+    s.save(str(tmp_path / "state.pkl"))
+    blank = searcher()
+    blank.restore(str(tmp_path / "state.pkl"))
+    [record] = blank.policy.history(KEY.id).subspace()
+    assert (record.metric, record.train_metric) == (0.71, 0.664)
+
+
 def test_save_then_restore_into_blank_searcher_continues_identically(tmp_path):
     original = searcher(parallelism=2)
     for n in range(5):

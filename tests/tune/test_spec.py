@@ -102,6 +102,14 @@ def test_baselines_by_task_or_by_model(glue_dir):
     assert targets["minilm-l6"].chance == pytest.approx(279 / 408)  # MRPC dev majority class
 
 
+def test_targets_know_the_trivial_predictors_score_on_the_rows_a_trial_scores_its_train_metric_on(glue_dir):
+    spec = SearchSpec(data={"data_dir": str(glue_dir)}, train={"train_eval_samples": 256})
+    [target] = spec.targets()
+    # the 256 train rows of data seed 0 hold 170 paraphrases; the study's majority-class runs scored 0.664 on them
+    assert target.train_chance == pytest.approx(170 / 256)
+    assert SearchSpec(data={"data_dir": str(glue_dir)}).targets()[0].train_chance == pytest.approx(0.673, abs=0.01)
+
+
 def test_unknown_baseline_name_is_an_error():
     with pytest.raises(RaydimError, match="baselines\\['rte'\\] names no task"):
         SearchSpec(baselines={"rte": 0.7})
