@@ -116,6 +116,14 @@ def drop_progress(store: ResultsStore, experiment: str, trial_id: str) -> None:
     store.delete(f"{RUNNING}/{experiment}/{trial_id}.json")
 
 
+def clear_progress(store: ResultsStore, experiment: str) -> None:
+    """Drop every progress file of ``experiment``. Its driver calls this as it starts, before any trial runs: a
+    driver stopped hard (killed, its Ray stopped) leaves the files of the trials it was running, which would
+    otherwise show in the next run under that name as trials running for hours with nothing left to do."""
+    for trial_id in store.json_files(f"{RUNNING}/{experiment}"):
+        drop_progress(store, experiment, trial_id)
+
+
 @dataclass(frozen=True)
 class TimeLeft:
     """Seconds left per search key and for the whole search; None where no running trial has measured a rate."""

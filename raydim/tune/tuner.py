@@ -29,6 +29,7 @@ from raydim.search.results import BUDGET_EXHAUSTED, INCOMPLETE, INTERRUPTED
 from raydim.store import ResultsStore, storage_folder
 from raydim.store.manifest import SearchManifest, read_manifests, write_manifest
 from raydim.store.reuse import reuse
+from raydim.store.running import clear_progress
 from raydim.store.saved_search import read_searcher_state
 from raydim.store.schema import search_json
 from raydim.tune.cluster import join
@@ -155,9 +156,11 @@ def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = F
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if not ray.is_initialized():
         join(address)
+    store = ResultsStore.at(spec.storage)
+    clear_progress(store, spec.name)  # nothing of this search runs yet: what a stopped driver left is stale
     manifest = launch_manifest(spec, resume, space)
     if manifest is not None:
-        write_manifest(ResultsStore.at(spec.storage), manifest)
+        write_manifest(store, manifest)
         if on_launch is not None:
             on_launch(manifest)
     if resume:

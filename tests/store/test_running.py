@@ -7,7 +7,8 @@ import pytest
 
 import raydim.store.running
 from raydim.store import ResultsStore
-from raydim.store.running import ProgressWriter, TrialProgress, drop_progress, read_progress, time_left
+from raydim.store.running import (ProgressWriter, TrialProgress, clear_progress, drop_progress, read_progress,
+                                  time_left)
 
 SAID = "mrpc:m@final:said"
 FULL = "mrpc:m@final:full"
@@ -92,6 +93,15 @@ def test_progress_is_dropped_once_the_trial_is_stored(tmp_path):
     drop_progress(store, "exp", "gone")  # already dropped: nothing to do
     assert [t.trial_id for t in read_progress(store, "exp")] == ["t2"]
     assert read_progress(store, "other") == []
+
+
+def test_clearing_a_search_drops_every_progress_file_it_left_and_no_other_searchs(tmp_path):
+    store = ResultsStore(str(tmp_path))
+    for experiment, trial_id in (("exp", "t1"), ("exp", "t2"), ("other", "t3")):
+        ProgressWriter(store, experiment, trial_id, SAID, 1000, epochs=1, started_at=0.0)(1, 10, epoch=1)
+    clear_progress(store, "exp")
+    clear_progress(store, "never-ran")
+    assert read_progress(store, "exp") == [] and [t.trial_id for t in read_progress(store, "other")] == ["t3"]
 
 
 def test_a_progress_file_of_another_shape_is_skipped(tmp_path):

@@ -13,6 +13,7 @@ from raydim.cli import main
 from raydim.search import SearchKey, TrialRequest
 from raydim.store import ResultsStore, d90_rows
 from raydim.store.reuse import Provenance
+from raydim.store.running import ProgressWriter, read_progress
 from raydim.train.fingerprint import ENGINE_VERSION
 from raydim.tune import SearchSpec, fine_tune, run_search, simulated_trial
 from raydim.tune.provenance import expected_provenance
@@ -49,10 +50,13 @@ def test_a_search_fills_the_store_and_the_next_one_reuses_it(ray_cluster, tmp_pa
     assert [r.d90 for r in d90_rows(second)] == [r.d90 for r in results]
 
     shutil.rmtree(tmp_path / "first")  # Tune's run folder gone (another machine): rerun the space under its name
+    # ... and a trial the stopped driver was running left its progress: it must not show as running any more
+    ProgressWriter(store, "first", "killed", "mrpc:m@final:said", 100, epochs=3, started_at=0.0)(1, 30, epoch=1)
     rerun = run_search(spec(tmp_path, "first"), targets=targets(), trainable=simulated_trial,
                        param_space=CURVE_SPACE, verbose=0)
     assert f"reused {len(rows)} finished trial(s)" in capsys.readouterr().out
     assert store.rows("first") == rows  # no copy of a trial into its own experiment: none counts twice
+    assert read_progress(store, "first") == []
     assert [(r.d90, r.d90_low, r.d90_high) for r in rerun] == [(r.d90, r.d90_low, r.d90_high) for r in results]
 
     assert main(["report", "--storage", str(tmp_path), "--experiment", "first", "--format", "json"]) == 0
