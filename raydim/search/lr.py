@@ -6,7 +6,11 @@ trials leaves about one lr per d, so:
 * the first lr at a new d is *carried*: the winner at the nearest d where lrs were
   compared (else the nearest d's, else ``initial_lr``); the optimum drifts slowly
   with d, so next door's winner is the best first guess, rescaled by
-  (d_there / d)^``lr_scaling`` where the drift is known (global normalisation: 0.5);
+  (d_there / d)^``lr_scaling`` where the drift is known (global normalisation: 0.5).
+  A collapse rerun at a lower rate is such a comparison, the lower rate its winner:
+  carried from elsewhere, the rate that collapsed would collapse again next door (on
+  MRPC, DID's 1/√d rate collapsed at d = 51,200 and its third scored 0.80, while
+  d = 23,286 was next proposed at the rule's rate again, carried from 25,600);
 * a d that misses the threshold by less than ``lr_margin`` gets another lr, a step
   of ``lr_step`` from its best one. The direction comes from a per-key Optuna TPE
   study told every comparison so far: each lr's *regret* (its mean metric minus the
@@ -56,7 +60,8 @@ def quiet_optuna() -> Iterator[None]:
 def carried_lr(history: KeyHistory, d: int, settings: SearchSettings) -> float:
     """The first learning rate at a new ``d``: the best one at the nearest d with evidence about lrs."""
     scores = history.scores()
-    compared = [s for s in scores if len(s.lrs) > 1]
+    collapsed_at = {r.request.d for r in history.subspace() if r.request.trial_id in history.excluded}
+    compared = [s for s in scores if len(s.lrs) > 1 or s.d in collapsed_at]
     pool = compared or scores
     if not pool:
         return settings.first_lr(d)

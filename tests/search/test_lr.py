@@ -28,6 +28,20 @@ def test_nearest_d_is_carried_before_any_comparison():
     assert carried_lr(h, 800, SETTINGS) == 0.05
 
 
+def test_a_collapse_rerun_at_a_lower_rate_is_a_comparison_the_lower_rate_won():
+    """MRPC DID in the study: the rule's 0.0442 collapsed at d = 51,200 (set aside), its third scored 0.799; d =
+    25,600 learned little at 0.0625. The next d carries 51,200's rate, not the rule's again from 25,600."""
+    scaled = SearchSettings(lr_low=1e-3, lr_high=1.0, lr_init=0.1, lr_scaling=0.5)
+    records = [TrialRecord(TrialRequest(name, KEY, d, lr, 0), COMPLETED, metric) for name, d, lr, metric in
+               (("a", 25_600, 0.0625, 0.6985), ("b", 51_200, 0.0442, 0.6985), ("c", 51_200, 0.0147, 0.799))]
+    h = KeyHistory(records, max_retries=1, excluded=frozenset({"b"}))
+    assert math.isclose(carried_lr(h, 23_286, scaled), 0.0147 * math.sqrt(51_200 / 23_286))
+    kept = KeyHistory(records, max_retries=1)  # both rates counted: a comparison the same way
+    assert math.isclose(carried_lr(kept, 23_286, scaled), 0.0147 * math.sqrt(51_200 / 23_286))
+    unexplained = KeyHistory(records[:1] + records[2:], max_retries=1)  # no collapse at 51,200: the nearest d's rate
+    assert math.isclose(carried_lr(unexplained, 23_286, scaled), 0.0625 * math.sqrt(25_600 / 23_286))
+
+
 def test_carried_lrs_scale_like_one_over_sqrt_d_when_asked():
     scaled = SearchSettings(lr_low=1e-3, lr_high=1.0, lr_init=0.1, lr_scaling=0.5)
     assert math.isclose(carried_lr(history(), 2500, scaled), 0.2)  # lr_init is meant at d = 10⁴
