@@ -54,7 +54,10 @@ def build_report(store: ResultsStore, experiment: str | None = None, bits: float
         raise RaydimError("; ".join(errors))
     rows = store.rows(experiment)
     trials = store.table(experiment)
-    trials = trials.assign(set_aside=trials["trial_id"].isin(set_aside(rows)))
+    aside = trials["trial_id"].isin(set_aside(rows))
+    point = ["experiment", "task", "model", "checkpoint", "method", "d", "seed"]
+    lowest_lr = trials.groupby(point, dropna=False)["lr"].transform("min")
+    trials = trials.assign(set_aside=aside, rerun=aside & (trials["lr"] > lowest_lr))  # rerun: at a lower lr, stored
     d90 = d90_table(rows)
     bounds = bound_table(trials, d90, bits, delta)
     merged = d90.merge(bounds[["experiment", "key", "bound", "gap"]], on=["experiment", "key"], how="left")
@@ -133,7 +136,7 @@ def _trial_note(trial) -> str:
     if not missing(trial.censored) and bool(trial.censored):  # numpy's bool where the column has no gaps
         notes.append("stopped once passed (score is a lower bound)")
     if trial.set_aside:
-        notes.append("collapsed: set aside, rerun at a lower lr")
+        notes.append("collapsed: set aside, rerun at a lower lr" if trial.rerun else "collapsed: set aside, not rerun")
     if isinstance(trial.reused_from, str):
         notes.append(f"reused from {trial.reused_from}")
     return "; ".join(notes)

@@ -109,3 +109,15 @@ def test_trials_name_the_collapsed_trial_the_fit_set_aside(capsys):
     marked = [row for row in capsys.readouterr().out.splitlines() if "collapsed" in row]
     assert len(marked) == 1 and "| 400 | 0.5 | 0 | 0.5505 accuracy |" in marked[0]
     assert marked[0].endswith("| collapsed: set aside, rerun at a lower lr |")
+
+
+def test_a_collapsed_trial_that_was_never_rerun_says_so(capsys):
+    """MRPC DID's d = 23,286 at the rule's rate was set aside when the key's budget was spent: no rerun to point to."""
+    from tests.search.test_collapse import STUDY_STORE
+
+    assert main(["report", "--storage", str(STUDY_STORE), "--experiment", "study-said-did-mrpc", "--trials",
+                 "--format", "md"]) == 0
+    notes = {row.split(" | ")[2]: row.rsplit(" | ", 1)[1] for row in capsys.readouterr().out.splitlines()
+             if "collapsed" in row and ":did |" in row}
+    assert notes["23,286"] == "collapsed: set aside, not rerun |"
+    assert notes["51,200"] == "collapsed: set aside, rerun at a lower lr |"
