@@ -143,9 +143,11 @@ def time_left(running: Sequence[TrialProgress], trials_left: Mapping[str, int], 
       running trials, else over every running trial.
     * A key's work is its running trials' time left plus ``trials_left`` × that
       trial time; it has at least its longest running trial left, and at least its
-      work spread over its ``parallelism`` slots. The search has its keys' work
-      (a shared full fine-tune counted once) spread over all ``slots``, and at least
-      its longest running trial.
+      work spread over its share of the slots: its ``parallelism``, or more once
+      other keys are done — the policy gives a finished key's slots to the keys
+      that still have trials to run, so the ``slots`` are shared among those. The
+      search has its keys' work (a shared full fine-tune counted once) spread over
+      all ``slots``, and at least its longest running trial.
 
     It is an upper end in one way: a key that settles its d90 early, or a trial that
     stops once it has passed, ends sooner. ``trials_left`` is each key's trials
@@ -155,6 +157,8 @@ def time_left(running: Sequence[TrialProgress], trials_left: Mapping[str, int], 
     overall = sum(rates) / len(rates) if rates else None
     per_key: dict[str, float | None] = {}
     future_work: float | None = 0.0
+    busy = [key for key, left in trials_left.items() if left or any(t.belongs_to(key) for t in running)]
+    share = max(parallelism, slots / max(1, len(busy)))
     for key, left in trials_left.items():
         mine = [t for t in running if t.belongs_to(key)]
         remaining = [t.seconds_left(now) for t in mine]
@@ -164,7 +168,7 @@ def time_left(running: Sequence[TrialProgress], trials_left: Mapping[str, int], 
             per_key[key], future_work = None, None
             continue
         future = left * trial_time if left else 0.0
-        per_key[key] = max(max(remaining, default=0.0), (sum(remaining) + future) / max(1, parallelism))
+        per_key[key] = max(max(remaining, default=0.0), (sum(remaining) + future) / max(1, share))
         future_work = None if future_work is None else future_work + future
     running_left = [t.seconds_left(now) for t in running]
     if future_work is None or None in running_left:

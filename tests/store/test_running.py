@@ -44,6 +44,16 @@ def test_time_left_spreads_each_keys_budget_over_its_slots():
     assert left.total == pytest.approx((500 + 3 * 660) / 2)
 
 
+def test_a_key_left_alone_gets_the_slots_of_the_keys_that_are_done():
+    # 3 keys, 2 slots, 1 per key; two keys done: the last runs two at a time (the policy gives it their slots),
+    # so its time left is the search's, not twice it
+    done_a, done_b = "sst2:a@final:said", "sst2:b@final:said"
+    running = [progress("t1"), progress("t2")]  # 500 s left each, trials of 660 s
+    left = time_left(running, {done_a: 0, done_b: 0, SAID: 4}, parallelism=1, slots=2, now=10_000.0)
+    assert left.per_key[SAID] == pytest.approx((2 * 500 + 4 * 660) / 2) == left.total
+    assert left.per_key[done_a] == 0.0
+
+
 def test_time_left_is_at_least_the_longest_running_trial():
     left = time_left([progress(step=10)], {SAID: 0}, parallelism=4, slots=4, now=10_000.0)
     assert left.per_key[SAID] == pytest.approx(290 * 2.0) == left.total
