@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.dataset as pads
 
 from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
 from raydim.analysis.scaling import format_slope, scaling_table
 from raydim.errors import RaydimError
 from raydim.store import ResultsStore, d90_table, set_aside
+from raydim.store.dataset import trial_frame
+from raydim.store.schema import rows_from_table
 from raydim.table import format_compute, format_interval, format_table, missing
 
 FORMATS = ("table", "md", "csv", "json")
@@ -41,7 +44,8 @@ def build_report(store: ResultsStore, experiment: str | None = None, bits: float
         errors.append(f"--bits {bits:g} must be > 0, e.g. 8 bits per coordinate of θ_d")
     if not 0 < delta < 1:
         errors.append(f"--delta {delta:g} must be in (0, 1), e.g. 0.05")
-    experiments = store.experiments() if store.exists() else None
+    data = store.arrow() if store.exists() else None  # the one read: every analysis below works from it
+    experiments = None if data is None else sorted(set(data.column("experiment").to_pylist()))
     if experiments is None:
         errors.append(f"no results store at {store.uri} (no trials/part-*.parquet); pass --storage the folder "
                       "a search ran with (raydim search --storage), or run one")
@@ -52,8 +56,9 @@ def build_report(store: ResultsStore, experiment: str | None = None, bits: float
         errors.append(f"no experiment {experiment!r} in {store.uri}; it holds {', '.join(experiments)}")
     if errors:
         raise RaydimError("; ".join(errors))
-    rows = store.rows(experiment)
-    trials = store.table(experiment)
+    if experiment is not None:
+        data = data.filter(pads.field("experiment") == experiment)
+    rows, trials = rows_from_table(data), trial_frame(data)
     aside = trials["trial_id"].isin(set_aside(rows))
     point = ["experiment", "task", "model", "checkpoint", "method", "d", "seed"]
     lowest_lr = trials.groupby(point, dropna=False)["lr"].transform("min")

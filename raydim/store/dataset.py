@@ -80,6 +80,14 @@ def _copied_within(ids: pd.DataFrame) -> pd.Series:
                      index=ids.index)
 
 
+def trial_frame(table: pyarrow.Table) -> pd.DataFrame:
+    """A trial table read from a store as a data frame, ``metrics`` as dicts (integer columns with gaps become
+    floats)."""
+    frame = table.to_pandas()
+    frame["metrics"] = [dict(m) if m is not None else {} for m in frame["metrics"]]
+    return frame
+
+
 @dataclass(frozen=True)
 class ResultsStore:
     """The store rooted at ``uri``: a local folder or ``s3://bucket/prefix``-style URI (created on first write)."""
@@ -216,10 +224,8 @@ class ResultsStore:
         return pyarrow.concat_tables(tables)
 
     def table(self, experiment: str | None = None) -> pd.DataFrame:
-        """:meth:`arrow` as a data frame, ``metrics`` as dicts (integer columns with gaps become floats)."""
-        frame = self.arrow(experiment).to_pandas()
-        frame["metrics"] = [dict(m) if m is not None else {} for m in frame["metrics"]]
-        return frame
+        """:meth:`arrow` as a data frame (:func:`trial_frame`)."""
+        return trial_frame(self.arrow(experiment))
 
     def rows(self, experiment: str | None = None) -> list[TrialRow]:
         """:meth:`arrow` as :class:`TrialRow` objects."""

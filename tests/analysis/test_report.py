@@ -39,6 +39,18 @@ def test_one_experiment_as_json_csv_and_markdown(storage, capsys):
     assert capsys.readouterr().out.splitlines()[1].startswith("|---|")
 
 
+def test_the_store_is_read_once_for_every_table(storage, monkeypatch):
+    # a store in a bucket is a list and a read per part file: the report builds every analysis from one read
+    from raydim.store import ResultsStore
+
+    reads = []
+    arrow = ResultsStore.arrow
+    monkeypatch.setattr(ResultsStore, "arrow", lambda self, experiment=None: reads.append(experiment)
+                        or arrow(self, experiment))
+    report = build_report(ResultsStore.at(str(storage)), experiment="scaling-base")
+    assert reads == [None] and set(report.trials["experiment"]) == {"scaling-base"} and len(report.d90) == 1
+
+
 def test_trials_lists_every_trial_in_the_order_it_started_with_what_to_know_about_it(storage, tmp_path, capsys):
     from raydim.store import ResultsStore
     from tests.store.rows import T0, trial_row
