@@ -46,3 +46,11 @@ def ray_cluster():
     context = ray.init(num_cpus=2, include_dashboard=False)
     yield context.address_info["address"]
     ray.shutdown()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts Ray (through ``ray_cluster``) is ``slow``, so that ``pytest -m 'not slow'`` leaves
+    it out while iterating without each such test having to say so; CI runs them all."""
+    for item in items:
+        if "ray_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
