@@ -141,8 +141,20 @@ class SearchPolicy:
         d, lr, seed = points[0]
         if d is None:
             return TrialRequest("", target.key.baseline_key, None, lr, seed)
-        stop_above = reference.threshold() + reference.noise_sd if reference and s.early_stop else None
-        return TrialRequest("", target.key, d, lr, seed, stop_above=stop_above)
+        return TrialRequest("", target.key, d, lr, seed, stop_above=self.pass_level(key_id, history))
+
+    def pass_level(self, key_id: str, history: KeyHistory | None = None) -> float | None:
+        """The best-epoch score at which a subspace trial of the key has passed and stops: the threshold plus one
+        trial's noise, so that the stopped trial's score, a lower bound, still reads as a pass. None while the
+        threshold is unknown, and without ``early_stop``."""
+        reference = self.reference(key_id, history) if self.settings.early_stop else None
+        return None if reference is None else reference.threshold() + reference.noise_sd
+
+    def pass_levels(self) -> dict[str, float]:
+        """:meth:`pass_level` of every key that has one, for the trials already running: the driver publishes them
+        (:class:`~raydim.store.running.PassLevels`) as they change."""
+        levels = {key_id: self.pass_level(key_id) for key_id in self.targets}
+        return {key_id: level for key_id, level in levels.items() if level is not None}
 
     def _rerun_due(self, key_id: str, history: KeyHistory) -> TrialRequest | None:
         """A rerun of the oldest failed trial, else of the oldest collapsed one; a learning-rate failure

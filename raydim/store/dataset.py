@@ -153,12 +153,19 @@ class ResultsStore:
         found = {}
         for info in self.fs.get_file_info(selector):
             if info.base_name.endswith(".json") and not info.base_name.startswith("."):
-                try:
-                    with self.fs.open_input_stream(info.path) as f:
-                        found[info.base_name.removesuffix(".json")] = json.loads(f.read())
-                except (OSError, ValueError):
-                    continue
+                value = self.get_json(f"{folder}/{info.base_name}")
+                if value is not None:
+                    found[info.base_name.removesuffix(".json")] = value
         return found
+
+    def get_json(self, path: str) -> object | None:
+        """The small JSON file at ``path`` (relative to the root), as :meth:`put_json` wrote it; None where there is
+        none, or it does not parse."""
+        try:
+            with self.fs.open_input_stream(f"{self.root}/{path}") as f:
+                return json.loads(f.read())
+        except (OSError, ValueError):
+            return None
 
     def delete(self, path: str) -> None:
         """Remove the file at ``path`` (relative to the root), if it is there."""

@@ -21,6 +21,7 @@ from raydim.search.keys import SearchKey
 from raydim.store.dataset import ResultsStore
 
 RUNNING = "running"  # the progress files' folder in the store
+PASS_LEVELS = ".pass-levels.json"  # in a search's progress folder: a dot file, so no reader takes it for a trial
 WRITE_EVERY_S = 15.0  # a trial's progress is this many seconds old at most (and new after every epoch)
 
 logger = logging.getLogger(__name__)
@@ -117,11 +118,55 @@ def drop_progress(store: ResultsStore, experiment: str, trial_id: str) -> None:
 
 
 def clear_progress(store: ResultsStore, experiment: str) -> None:
-    """Drop every progress file of ``experiment``. Its driver calls this as it starts, before any trial runs: a
-    driver stopped hard (killed, its Ray stopped) leaves the files of the trials it was running, which would
-    otherwise show in the next run under that name as trials running for hours with nothing left to do."""
+    """Drop every progress file of ``experiment``, and its pass levels. Its driver calls this as it starts, before
+    any trial runs: a driver stopped hard (killed, its Ray stopped) leaves the files of the trials it was running,
+    which would otherwise show in the next run under that name as trials running for hours with nothing left to
+    do, and the levels of its own settings, which its trials would otherwise stop at."""
     for trial_id in store.json_files(f"{RUNNING}/{experiment}"):
         drop_progress(store, experiment, trial_id)
+    PassLevels(store.uri, experiment).clear()
+
+
+@dataclass(frozen=True)
+class PassLevels:
+    """Each key's pass level, published by a search's driver and read by its running trials.
+
+    A key's pass level is the best-epoch score at which a subspace trial has passed
+    and stops (:meth:`~raydim.search.policy.SearchPolicy.pass_level`: the threshold
+    plus one trial's noise). A trial is proposed with the level of that moment; one
+    proposed while its key's full fine-tunes still ran has none, and would train
+    to its last epoch however far it cleared the threshold (on SST-2, MPNet at d =
+    3,200: 0.917 after its first epoch of three, against 0.8365). And the level
+    moves as the threshold gains seeds and the noise estimate trials. So the driver
+    publishes the levels whenever a trial ends, and a trial rereads its key's after
+    every epoch (:mod:`raydim.tune.trainable`). One small JSON file beside the
+    progress files: plain values, picklable, nothing of Ray.
+    """
+
+    store_uri: str
+    experiment: str
+
+    @property
+    def _path(self) -> str:
+        return f"{RUNNING}/{self.experiment}/{PASS_LEVELS}"
+
+    def publish(self, levels: Mapping[str, float]) -> None:
+        """Replace the levels: ``{key id: level}`` for every key that has one. A store out of reach is logged: the
+        trials then stop at the levels they were proposed with, as before."""
+        try:
+            ResultsStore(self.store_uri).put_json(self._path, dict(levels))
+        except OSError as e:
+            logger.warning("the pass levels of search %s could not be written to %s: %s", self.experiment,
+                           self.store_uri, e)
+
+    def read(self, key_id: str) -> float | None:
+        """The level of ``key_id`` as last published; None where none is (or the store is out of reach)."""
+        levels = ResultsStore(self.store_uri).get_json(self._path)
+        level = levels.get(key_id) if isinstance(levels, dict) else None
+        return float(level) if isinstance(level, (int, float)) else None
+
+    def clear(self) -> None:
+        ResultsStore(self.store_uri).delete(self._path)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ All the search logic lives in the Ray-free policy; this class only answers Tune:
   never hangs the search;
 * ``save(path)`` / ``restore(path)`` — Tune checkpoints the experiment: the policy's
   versioned state as JSON, written atomically, so ``Tuner.restore`` resumes mid-search.
+
+After each completed trial, and on restore, it publishes each key's pass level to the
+running trials (:class:`~raydim.store.running.PassLevels`), where it is given one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ray.tune.search import Searcher
 from raydim.atomic import write_json_atomically
 from raydim.errors import RaydimError
 from raydim.search import KeyProgress, KeyResult, KeyTarget, SearchPolicy, SearchSettings
+from raydim.store.running import PassLevels
 from raydim.tune.metrics import export_progress
 from raydim.tune.trainable import CENSORED, ERROR, SCORE, train_score
 
@@ -41,14 +45,17 @@ class D90Searcher(Searcher):
     ``max_concurrent_trials`` of at least ``settings.parallelism`` × keys, so one
     key's waiting never idles a slot another key could fill. ``on_progress`` is
     called with every key's :class:`KeyProgress` after each completed trial (the
-    CLI prints it); it must pickle, as Tune pickles the searcher.
+    CLI prints it); it must pickle, as Tune pickles the searcher. ``pass_levels``
+    is where the running trials read their key's pass level (the search's store).
     """
 
     def __init__(self, targets: Sequence[KeyTarget], settings: SearchSettings | None = None, *,
-                 metric: str = SCORE, on_progress: Callable[[list[KeyProgress]], None] | None = None) -> None:
+                 metric: str = SCORE, on_progress: Callable[[list[KeyProgress]], None] | None = None,
+                 pass_levels: PassLevels | None = None) -> None:
         super().__init__(metric=metric, mode="max")
         self.policy = SearchPolicy(targets, settings)
         self.on_progress = on_progress
+        self.pass_levels = pass_levels
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         """Tune passes ``TuneConfig``'s metric and mode; the searcher's own (maximise ``score``) must agree."""
@@ -75,10 +82,16 @@ class D90Searcher(Searcher):
         else:
             self.policy.record_result(trial_id, float(score), censored=bool(result.get(CENSORED)),
                                       train_metric=train_score(result))
+        self.publish_levels()
         progress = self.policy.progress()
         export_progress(progress)  # to the Ray dashboard's metrics view
         if self.on_progress is not None:
             self.on_progress(progress)
+
+    def publish_levels(self) -> None:
+        """Each key's pass level as the policy has it now, for the running trials (where ``pass_levels`` is set)."""
+        if self.pass_levels is not None:
+            self.pass_levels.publish(self.policy.pass_levels())
 
     def results(self) -> list[KeyResult]:
         """One d90 record per key: final once the run has ended, the estimate so far before."""
@@ -95,6 +108,7 @@ class D90Searcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         restored = self.from_state(json.loads(Path(checkpoint_path).read_text()))
         self._metric, self.policy = restored.metric, restored.policy
+        self.publish_levels()  # the resumed trials stop at the levels the search had reached
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> D90Searcher:

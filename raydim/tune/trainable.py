@@ -24,7 +24,7 @@ from raydim.models import parse_model_ref
 from raydim.search.keys import SearchKey
 from raydim.search.simulator import SimulatedCurve
 from raydim.store.dataset import ResultsStore
-from raydim.store.running import ProgressWriter
+from raydim.store.running import PassLevels, ProgressWriter
 from raydim.train.fingerprint import data_fingerprint, model_fingerprint
 from raydim.train.loop import EpochMetrics, TrainingDiverged, TrainResult, set_threads, train
 from raydim.tune.template import PROGRESS, TEMPLATE, TrialTemplate
@@ -76,6 +76,8 @@ def fine_tune(config: dict[str, Any]) -> None:
     it as failed (and reruns it per its retry policy), the store records the error.
     Between epochs it writes its step to the results store every few seconds
     (:func:`progress_writer`), for the search's live lines and ``raydim status``.
+    A subspace trial whose best epoch reaches its key's pass level (:func:`pass_level`)
+    before the last epoch ends there, its score reported as ``censored``.
     """
     started_at = time.time()
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
@@ -98,12 +100,11 @@ def fine_tune(config: dict[str, Any]) -> None:
     def facts(run: TrainResult) -> dict[str, Any]:
         return {**_run_facts(run), **fingerprints}
 
-    stop_above = config.get("stop_above")
-
     def on_epoch(epoch: EpochMetrics, state) -> None:
         run = runs[0]
         best = run.best  # history includes the resumed epochs and this one
-        decided = stop_above is not None and best.primary >= stop_above and epoch.epoch < train_config.epochs
+        level = pass_level(config) if epoch.epoch < train_config.epochs else None
+        decided = level is not None and best.primary >= level
         metrics = {SCORE: best.primary, "primary": epoch.primary, "epoch": epoch.epoch, "step": epoch.step,
                    "train_loss": epoch.train_loss, "epoch_seconds": epoch.seconds, **epoch.metrics,
                    "best": asdict(best), CENSORED: decided, **facts(run)}
@@ -120,6 +121,20 @@ def fine_tune(config: dict[str, Any]) -> None:
         pass  # reported above: the trial has passed
     except TrainingDiverged as e:
         tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **facts(runs[0])})
+
+
+def pass_level(config: dict[str, Any]) -> float | None:
+    """The best-epoch score at which the trial has passed and stops: its key's level as the driver last published
+    it (:class:`PassLevels`: the threshold may have been unknown when the trial was proposed, or moved since), else
+    the one it was proposed with (``stop_above``). A full fine-tune has none: it runs whole."""
+    if config.get("d") is None:
+        return None
+    if config.get(PROGRESS) is not None:
+        key = SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
+        published = PassLevels(*config[PROGRESS]).read(key.id)
+        if published is not None:
+            return published
+    return config.get("stop_above")
 
 
 def progress_writer(config: dict[str, Any], epochs: int, started_at: float) -> ProgressWriter | None:
@@ -165,14 +180,15 @@ def _simulated_curve(config: dict[str, Any]) -> SimulatedCurve:
 def simulated_trial(config: dict[str, Any]) -> None:
     """Report a simulated trial epoch by epoch (:meth:`SimulatedCurve.epoch_metrics`): costs nothing, known d90.
 
-    Stops early like :func:`fine_tune` once its best epoch reaches ``stop_above``.
+    Stops early like :func:`fine_tune` once its best epoch reaches its pass level (:func:`pass_level`).
     """
     curve = _simulated_curve(config)
     epochs = curve.epoch_metrics(config["d"], config["lr"], config["seed"])
     best = -float("inf")
     for epoch, value in enumerate(epochs, start=1):
         best = max(best, value)
-        decided = config.get("stop_above") is not None and best >= config["stop_above"] and epoch < len(epochs)
+        level = pass_level(config) if epoch < len(epochs) else None
+        decided = level is not None and best >= level
         tune.report({SCORE: best, "primary": value, "epoch": epoch, CENSORED: decided})
         if decided:
             return

@@ -29,7 +29,7 @@ from raydim.search.results import BUDGET_EXHAUSTED, INCOMPLETE, INTERRUPTED
 from raydim.store import ResultsStore, storage_folder
 from raydim.store.manifest import SearchManifest, read_manifests, write_manifest
 from raydim.store.reuse import reuse
-from raydim.store.running import clear_progress
+from raydim.store.running import PassLevels, clear_progress
 from raydim.store.saved_search import read_searcher_state
 from raydim.store.schema import search_json
 from raydim.tune.cluster import join
@@ -85,8 +85,9 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
     running trials and the time left that often (:class:`~raydim.tune.live.LiveProgress`).
     """
     slots = trial_slots(spec)
-    searcher = D90Searcher(targets or spec.targets(), spec.settings(slots), on_progress=on_progress)
     store = ResultsStore.at(spec.storage)
+    searcher = D90Searcher(targets or spec.targets(), spec.settings(slots), on_progress=on_progress,
+                           pass_levels=PassLevels(store.uri, spec.name))
     space = {TEMPLATE: spec.template().to_dict(), PROGRESS: (store.uri, spec.name), **(param_space or {})}
     if reuse_trials:
         reused, copies = reuse(store.rows(), searcher.policy, expected_provenance(space), spec.name,
@@ -95,6 +96,7 @@ def build_tuner(spec: SearchSpec, *, targets: list[KeyTarget] | None = None, tra
         if reused:
             print(f"raydim: reused {reused} finished trial(s) from {store.uri} (same key, settings, data, "
                   "weights and engine); they will not run again", flush=True)
+    searcher.publish_levels()  # replaces any of an earlier search under this name; reused trials may set some
     return tune.Tuner(
         _with_resources(trainable, spec),
         param_space=space,

@@ -7,8 +7,8 @@ import pytest
 
 import raydim.store.running
 from raydim.store import ResultsStore
-from raydim.store.running import (ProgressWriter, TrialProgress, clear_progress, drop_progress, read_progress,
-                                  time_left)
+from raydim.store.running import (PassLevels, ProgressWriter, TrialProgress, clear_progress, drop_progress,
+                                  read_progress, time_left)
 
 SAID = "mrpc:m@final:said"
 FULL = "mrpc:m@final:full"
@@ -119,3 +119,24 @@ def test_a_progress_file_of_another_shape_is_skipped(tmp_path):
     store.put_json("running/exp/t1.json", {"trial_id": "t1"})
     (tmp_path / "running" / "exp" / "t2.json").write_text("{half")
     assert read_progress(store, "exp") == []
+
+
+def test_pass_levels_are_published_read_by_key_and_cleared_with_the_progress(tmp_path):
+    store = ResultsStore(str(tmp_path))
+    levels = PassLevels(store.uri, "exp")
+    assert levels.read(SAID) is None  # nothing published: a trial keeps the level it was proposed with
+    levels.publish({SAID: 0.8137})
+    ProgressWriter(store, "exp", "t1", SAID, 1000, epochs=3, started_at=0.0)(1, 30, epoch=1)
+    assert levels.read(SAID) == 0.8137 and levels.read("mrpc:m@final:did") is None
+    assert [t.trial_id for t in read_progress(store, "exp")] == ["t1"]  # the levels file is not a trial
+    assert PassLevels(store.uri, "other").read(SAID) is None  # each search its own
+    clear_progress(store, "exp")
+    assert levels.read(SAID) is None and read_progress(store, "exp") == []
+
+
+def test_pass_levels_out_of_reach_are_logged_not_raised(tmp_path, caplog):
+    blocker = tmp_path / "running"
+    blocker.write_text("a file where the progress folder would be")
+    levels = PassLevels(str(tmp_path), "exp")
+    levels.publish({SAID: 0.8})
+    assert "could not be written" in caplog.text and levels.read(SAID) is None

@@ -9,6 +9,7 @@ from ray.tune.search import Searcher
 from raydim.errors import RaydimError
 from raydim.search import KeyTarget, SearchKey, SearchSettings, SimulatedCurve
 from raydim.search.trials import TrialRequest
+from raydim.store.running import PassLevels
 from raydim.tune import SCORE, D90Searcher
 from raydim.tune.trainable import CENSORED, ERROR
 
@@ -94,6 +95,34 @@ def test_a_trial_that_stopped_early_is_recorded_as_a_lower_bound():
     s.on_trial_complete("t1", {SCORE: 0.86, CENSORED: True})
     [record] = s.policy.history(KEY.id).subspace()
     assert record.censored and record.metric == 0.86
+
+
+def test_pass_levels_are_published_once_the_threshold_is_known_and_again_on_restore(tmp_path):
+    # a subspace trial proposed beside its key's full fine-tune has no level of its own: the one published when
+    # the full fine-tune ends is what it stops at (raydim.tune.trainable.pass_level)
+    levels = PassLevels(str(tmp_path / "store"), "exp")
+    target = KeyTarget(KEY, chance=0.5)  # no baseline given: the search runs the full fine-tune
+    settings = SearchSettings(d_min=10, d_max=20_000, lr_init=0.05, baseline_lrs=(1e-4,), parallelism=2)
+    s = D90Searcher([target], settings, pass_levels=levels)
+    full, subspace = s.suggest("t1"), s.suggest("t2")
+    assert full["d"] is None and subspace["d"] is not None and subspace["stop_above"] is None
+    s.on_trial_complete("t1", {SCORE: 0.9})
+    level = levels.read(KEY.id)
+    assert level == pytest.approx(0.81 + s.policy.noise_sd(KEY.id, 0.81)) == s.policy.pass_level(KEY.id)
+    s.save(str(tmp_path / "state.json"))
+    levels.clear()  # as a restarted driver does before it resumes
+    blank = D90Searcher([target], settings, pass_levels=levels)
+    blank.restore(str(tmp_path / "state.json"))
+    assert levels.read(KEY.id) == pytest.approx(level)
+
+
+def test_without_early_stopping_no_level_is_published(tmp_path):
+    levels = PassLevels(str(tmp_path / "store"), "exp")
+    s = D90Searcher([KeyTarget(KEY, chance=0.5, baseline=0.9)], SearchSettings(d_min=10, d_max=20_000,
+                                                                                early_stop=False), pass_levels=levels)
+    config = s.suggest("t1")
+    s.on_trial_complete("t1", {SCORE: metric(config)})
+    assert config["stop_above"] is None and s.policy.pass_levels() == {} and levels.read(KEY.id) is None
 
 
 def test_same_trial_completing_twice_after_restore_counts_once(tmp_path):

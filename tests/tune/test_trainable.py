@@ -10,7 +10,9 @@ from ray import tune
 
 import raydim.tune.trainable
 from raydim.tune import SCORE, TEMPLATE, TrialTemplate, fine_tune
-from raydim.tune.trainable import CENSORED
+from raydim.store.running import PassLevels
+from raydim.tune.template import PROGRESS
+from raydim.tune.trainable import CENSORED, pass_level
 from raydim.data.spec import DataSpec
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
 
@@ -75,3 +77,24 @@ def test_a_trial_that_has_passed_stops_and_says_so(ray_cluster, tmp_path, tiny):
     assert result.metrics["epoch"] == 1 and result.metrics[CENSORED] is True
     full = run(fine_tune, {**tiny, "stop_above": 2.0}, tmp_path, "undecided")  # no accuracy reaches 2
     assert full.metrics["epoch"] == 2 and full.metrics[CENSORED] is False
+
+
+def test_a_trial_proposed_before_its_threshold_stops_at_the_level_published_since(ray_cluster, tmp_path, tiny):
+    # proposed while its key's full fine-tunes ran: no stop_above of its own; the driver has published one since
+    levels = PassLevels(str(tmp_path / "store"), "exp")
+    levels.publish({"sentiment:" + tiny["model"] + "@final:said": 0.0})
+    result = run(fine_tune, {**tiny, PROGRESS: (levels.store_uri, "exp")}, tmp_path, "published")
+    assert result.metrics["epoch"] == 1 and result.metrics[CENSORED] is True
+
+
+def test_the_published_level_wins_over_the_proposed_one_and_a_full_fine_tune_has_none(tmp_path, tiny):
+    levels = PassLevels(str(tmp_path / "store"), "exp")
+    key = "sentiment:" + tiny["model"] + "@final:said"
+    config = {**tiny, PROGRESS: (levels.store_uri, "exp"), "stop_above": 0.9}
+    assert pass_level(config) == 0.9  # nothing published yet: the level it was proposed with
+    levels.publish({key: 0.8, "other:m@final:did": 0.5})
+    assert pass_level(config) == 0.8  # the threshold moved since it was proposed
+    assert pass_level({**config, "method": "did"}) == 0.9  # another key's level is not its own
+    assert pass_level({**config, "d": None, "method": "full"}) is None
+    levels.clear()
+    assert pass_level(config) == 0.9
