@@ -34,12 +34,46 @@ STATE_VERSION = 1
 
 
 class TrainingDiverged(RaydimError):
-    """The training loss became NaN or infinite: the run can only go on producing garbage, so it stops.
+    """The training loss became NaN or infinite, or went back up to the trivial predictor's after it had learned:
+    the run can only go on producing garbage, so it stops.
 
     Almost always a learning rate too high for the method (subspace methods take
     far larger ones than full fine-tuning; see docs/subspace.md). A Ray trial
     reports it as the trial's error instead of a score (:mod:`raydim.tune.trainable`).
     """
+
+
+LEARNED = 0.05  # nats: an epoch's mean training loss this far below the label prior's entropy had learned something
+COLLAPSED = 0.01  # nats: one within this of the prior's entropy (or above) predicts no better than the label prior
+
+
+def prior_entropy(label_counts: dict[str, int]) -> float | None:
+    """The cross-entropy of always predicting the train split's label frequencies: the training loss of a
+    classifier that learned nothing. None for regression (no labels)."""
+    total = sum(label_counts.values())
+    if not total:
+        return None
+    return -sum(n / total * math.log(n / total) for n in label_counts.values() if n)
+
+
+def collapse(history: list[EpochMetrics], entropy: float | None) -> str | None:
+    """Why the run's last epoch collapsed to the trivial predictor, or None.
+
+    An epoch whose mean training loss is back at the label prior's entropy after an
+    earlier one had learned (:data:`LEARNED` below it) has thrown away what it learned:
+    a classifier at that loss predicts the prior, its dev score the majority class.
+    Its best epoch, the earlier one, is not what d can do but what the learning rate
+    allowed before it wrecked the run (seen on SST-2: MPNet SAID at d = 100 and lr 1.0,
+    0.665 after epoch 1, then loss 0.693 and the majority class for epochs 2 and 3).
+    """
+    if entropy is None or len(history) < 2:
+        return None
+    last, best = history[-1], min(history[:-1], key=lambda e: e.train_loss)
+    if last.train_loss < entropy - COLLAPSED or best.train_loss > entropy - LEARNED:
+        return None
+    return (f"{DIVERGED} {last.train_loss:.4f} at epoch {last.epoch}, no better than predicting the label prior "
+            f"(its entropy {entropy:.4f}), after {best.train_loss:.4f} at epoch {best.epoch}: the run collapsed to "
+            "the trivial predictor")
 
 
 @dataclass
@@ -147,6 +181,7 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
     tokenizer = load_tokenizer(ref)
     tokenized = tokenize_task_data(data, tokenizer, config.max_length)
     train_set = tokenized[task.train_split]
+    entropy = prior_entropy(data.label_counts(task.train_split))
     train_eval_set = subsample(train_set, config.train_eval_samples, config.data.seed)
     eval_loaders = {s: make_dataloader(tokenized[s], tokenizer, config.eval_batch_size) for s in task.eval_splits}
     eval_loaders["train"] = make_dataloader(train_eval_set, tokenizer, config.eval_batch_size)
@@ -206,6 +241,11 @@ def train(config: TrainConfig, *, data: TaskData | None = None,
                               primary=metrics[f"{task.primary_split}/{task.primary_metric}"],
                               seconds=time.perf_counter() - epoch_started)
         result.history.append(record)
+        collapsed = collapse(result.history, entropy)
+        if collapsed is not None:
+            bar.close()
+            raise TrainingDiverged(f"{collapsed} (of {config.method} at lr={config.learning_rate:g}); lower the "
+                                   "learning rate")
         if on_epoch is not None:
             on_epoch(record, lambda: _state(method, optimizer, scheduler, result))
     bar.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from raydim.errors import RaydimError
 from raydim.models import load_model, parse_model_ref
 from raydim.train import TrainConfig, train
 import raydim.train.loop
-from raydim.train.loop import TrainingDiverged, lr_at
+from raydim.train.loop import EpochMetrics, TrainingDiverged, collapse, lr_at, prior_entropy
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
 
 
@@ -158,3 +159,38 @@ def test_a_loss_gone_nan_stops_the_run_with_a_clear_error(setup, monkeypatch):
     with pytest.raises(TrainingDiverged, match=r"loss became nan at step 3 \(epoch 1\) of said at lr=0.3; lower"):
         train(_config(setup), progress=False, on_epoch=lambda metrics, state: epochs.append(metrics))
     assert len(calls) == 3 and not epochs  # stopped at once: no further steps, no epoch reported
+
+
+def test_a_run_back_at_the_label_prior_after_it_learned_stops_with_a_clear_error(setup, monkeypatch):
+    """Its best epoch would read as what d can do; it is what a too-high learning rate left before wrecking the run."""
+    step, calls, sizes, epochs = raydim.train.loop.train_step, [], [], []
+
+    def learn_then_forget(*args, **kwargs):
+        step(*args, **kwargs)
+        calls.append(1)
+        return 0.3 if len(calls) <= math.ceil(sizes[0] / 16) else 0.75  # epoch 1 learns, epoch 2 predicts the prior
+
+    monkeypatch.setattr(raydim.train.loop, "train_step", learn_then_forget)
+    with pytest.raises(TrainingDiverged, match=r"^the training loss became 0.7500 at epoch 2, no better than predicting "
+                                               r"the label prior .* after 0.3000 at epoch 1: the run collapsed to the "
+                                               r"trivial predictor \(of said at lr=0.3\); lower the learning rate$"):
+        train(_config(setup), progress=False, on_start=lambda run: sizes.append(run.train_size),
+              on_epoch=lambda metrics, state: epochs.append(metrics.epoch))
+    assert epochs == [1]  # the collapsed epoch is not reported: no checkpoint of a wrecked run
+
+
+def epoch(n: int, loss: float) -> EpochMetrics:
+    return EpochMetrics(epoch=n, step=250 * n, train_loss=loss, metrics={}, primary=0.5, seconds=1.0)
+
+
+def test_collapse_is_a_return_to_the_label_prior_after_learning():
+    sst2 = prior_entropy({"negative": 3557, "positive": 4443})  # 8,000 SST-2 rows
+    assert sst2 == pytest.approx(0.6870, abs=1e-4) and prior_entropy({"a": 5, "b": 5}) == pytest.approx(math.log(2))
+    # MPNet SAID, d = 100, lr 1.0 on SST-2: the stored trial's epoch losses
+    assert "collapsed" in collapse([epoch(1, 0.5775), epoch(2, 0.6930)], sst2)
+    assert "at epoch 3" in collapse([epoch(1, 0.5775), epoch(2, 0.5800), epoch(3, 0.6901)], sst2)
+    assert collapse([epoch(1, 0.5775)], sst2) is None  # one epoch: nothing to fall from
+    assert collapse([epoch(1, 0.40), epoch(2, 0.45)], sst2) is None  # worse, still learned
+    assert collapse([epoch(1, 0.6840), epoch(2, 0.6900)], sst2) is None  # never learned: d's fault, or the model's
+    assert collapse([epoch(1, 0.5775), epoch(2, 0.6930)], None) is None  # regression: no label prior
+    assert prior_entropy({}) is None
