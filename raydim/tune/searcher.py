@@ -49,6 +49,10 @@ class D90Searcher(Searcher):
     is where the running trials read their key's pass level (the search's store).
     """
 
+    # A class default, not only set in __init__: Tune unpickles a resumed search's searcher as it was pickled at
+    # launch, so one launched by a raydim before pass levels has no such attribute (and publishes nothing).
+    pass_levels: PassLevels | None = None
+
     def __init__(self, targets: Sequence[KeyTarget], settings: SearchSettings | None = None, *,
                  metric: str = SCORE, on_progress: Callable[[list[KeyProgress]], None] | None = None,
                  pass_levels: PassLevels | None = None) -> None:

@@ -116,6 +116,19 @@ def test_pass_levels_are_published_once_the_threshold_is_known_and_again_on_rest
     assert levels.read(KEY.id) == pytest.approx(level)
 
 
+def test_a_searcher_pickled_before_pass_levels_existed_restores_and_publishes_nothing(tmp_path):
+    # seen resuming a search launched by the raydim before: Tune unpickles the searcher as launched, then restores it;
+    # an AttributeError there makes Tune give up the restore and start the experiment afresh
+    s = searcher()
+    config = s.suggest("t1")
+    s.on_trial_complete("t1", {SCORE: metric(config)})
+    s.save(str(tmp_path / "state.json"))
+    old = pickle.loads(pickle.dumps(searcher()))
+    del old.__dict__["pass_levels"]  # what unpickling a searcher of the earlier class gives
+    old.restore(str(tmp_path / "state.json"))
+    assert old.pass_levels is None and [x.score for x in old.policy.history(KEY.id).scores()] == [metric(config)]
+
+
 def test_without_early_stopping_no_level_is_published(tmp_path):
     levels = PassLevels(str(tmp_path / "store"), "exp")
     s = D90Searcher([KeyTarget(KEY, chance=0.5, baseline=0.9)], SearchSettings(d_min=10, d_max=20_000,
