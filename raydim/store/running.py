@@ -11,6 +11,7 @@ file once it has stored the trial's row. ``raydim status`` and the running
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -127,6 +128,12 @@ def clear_progress(store: ResultsStore, experiment: str) -> None:
     PassLevels(store.uri, experiment).clear()
 
 
+@functools.lru_cache(maxsize=8)
+def _store_at(uri: str) -> ResultsStore:
+    """One store (and filesystem) per process and URI: a trial reads its pass level after every epoch."""
+    return ResultsStore(uri)
+
+
 @dataclass(frozen=True)
 class PassLevels:
     """Each key's pass level, published by a search's driver and read by its running trials.
@@ -150,23 +157,27 @@ class PassLevels:
     def _path(self) -> str:
         return f"{RUNNING}/{self.experiment}/{PASS_LEVELS}"
 
+    @property
+    def _store(self) -> ResultsStore:
+        return _store_at(self.store_uri)
+
     def publish(self, levels: Mapping[str, float]) -> None:
         """Replace the levels: ``{key id: level}`` for every key that has one. A store out of reach is logged: the
         trials then stop at the levels they were proposed with, as before."""
         try:
-            ResultsStore(self.store_uri).put_json(self._path, dict(levels))
+            self._store.put_json(self._path, dict(levels))
         except OSError as e:
             logger.warning("the pass levels of search %s could not be written to %s: %s", self.experiment,
                            self.store_uri, e)
 
     def read(self, key_id: str) -> float | None:
         """The level of ``key_id`` as last published; None where none is (or the store is out of reach)."""
-        levels = ResultsStore(self.store_uri).get_json(self._path)
+        levels = self._store.get_json(self._path)
         level = levels.get(key_id) if isinstance(levels, dict) else None
         return float(level) if isinstance(level, (int, float)) else None
 
     def clear(self) -> None:
-        ResultsStore(self.store_uri).delete(self._path)
+        self._store.delete(self._path)
 
 
 @dataclass(frozen=True)

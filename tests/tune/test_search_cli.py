@@ -71,9 +71,13 @@ def test_ctrl_c_ends_with_the_keys_interrupted_and_the_raydim_resume_command(ray
     though the running trial is the key's last), stderr gives the raydim command that resumes, not Tune's
     `Tuner.restore(...)`, exit code 130; that command then finishes the search."""
     storage = tmp_path / "runs"
+    # without early stopping: the subspace trial proposed beside the full fine-tune would stop at the pass level the
+    # driver publishes when that ends, and the search could finish before the signal lands
+    running = tmp_path / "space.yaml"
+    running.write_text(space.read_text().replace("max_trials: 16}", "max_trials: 16, early_stop: false}"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
                                                         os.environ.get("PYTHONPATH", "")])}
-    search = subprocess.Popen([sys.executable, "-m", "raydim.cli", "search", "--space", str(space), "--name", "ctrl-c",
+    search = subprocess.Popen([sys.executable, "-m", "raydim.cli", "search", "--space", str(running), "--name", "ctrl-c",
                                "--storage", str(storage), "--address", ray_cluster, "--max-trials", "2",
                                "--epochs", "12"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     store, deadline = ResultsStore.at(str(storage)), time.monotonic() + 300
