@@ -123,6 +123,11 @@ def fine_tune(config: dict[str, Any]) -> None:
         tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **facts(runs[0])})
 
 
+def trial_key(config: dict[str, Any]) -> SearchKey:
+    """The search key a trial's config belongs to (a full fine-tune's: its baseline key, method ``full``)."""
+    return SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
+
+
 def pass_level(config: dict[str, Any]) -> float | None:
     """The best-epoch score at which the trial has passed and stops: its key's level as the driver last published
     it (:class:`PassLevels`: the threshold may have been unknown when the trial was proposed, or moved since), else
@@ -130,8 +135,7 @@ def pass_level(config: dict[str, Any]) -> float | None:
     if config.get("d") is None:
         return None
     if config.get(PROGRESS) is not None:
-        key = SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
-        published = PassLevels(*config[PROGRESS]).read(key.id)
+        published = PassLevels(*config[PROGRESS]).read(trial_key(config).id)
         if published is not None:
             return published
     return config.get("stop_above")
@@ -143,7 +147,7 @@ def progress_writer(config: dict[str, Any], epochs: int, started_at: float) -> P
     if config.get(PROGRESS) is None:
         return None
     store_uri, experiment = config[PROGRESS]
-    key = SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
+    key = trial_key(config)
     return ProgressWriter(ResultsStore(store_uri), experiment, config["trial_id"], key.id, config["d"], epochs,
                           started_at)
 
@@ -168,7 +172,7 @@ def _simulated_curve(config: dict[str, Any]) -> SimulatedCurve:
     """The request's :class:`SimulatedCurve`: ``config[CURVES]`` maps subspace key ids to curve
     fields; a full fine-tune uses the curve of any key of its (task, model, checkpoint), as keys share their
     baseline."""
-    key = SearchKey(config["task"], config["model"], config["checkpoint"], config["method"])
+    key = trial_key(config)
     curves = config[CURVES]
     fields = curves.get(key.id) or next(
         (c for k, c in curves.items() if SearchKey.from_id(k).baseline_key == key.baseline_key), None)
