@@ -15,7 +15,6 @@ from dataclasses import asdict
 import pandas as pd
 
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, TrialRequest
-from raydim.errors import DIVERGED
 from raydim.store.schema import COMPLETED, D90Row, TrialRow
 
 
@@ -28,7 +27,7 @@ def policy_of(rows: list[TrialRow]) -> SearchPolicy:
         request = TrialRequest(row.trial_id, SearchKey(row.task, row.model, row.checkpoint, row.method), row.d,
                                row.lr, row.seed, row.attempt, row.retry_of)
         policy.record_finished(request, row.primary if row.status == COMPLETED else None, censored=bool(row.censored),
-                               diverged=row.status != COMPLETED and (row.error or "").startswith(DIVERGED),
+                               diverged=row.diverged(),
                                train_metric=row.train_metric)
     return policy
 

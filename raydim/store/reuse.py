@@ -1,13 +1,17 @@
 """Reuse: a new search starts from the finished trials a store already holds for its keys and settings.
 
-A stored trial is reused when it completed, its (task, model, checkpoint,
+A stored trial is reused when it completed — or diverged: a learning-rate
+failure is a result about its (d, lr, seed), and running it again would only
+diverge again — its (task, model, checkpoint,
 method) is one of the new search's keys (or a full fine-tune one of them still
 needs), and its :class:`Provenance` equals the one the new search expects for the
 same (d, lr, seed): the same settings (hash), engine version, and data, model and
 layout fingerprints (:mod:`raydim.train.fingerprint`) — the content, not the
 paths and names. Rows written before the fingerprints (schema 1) carry no engine
 version, so they are read but never reused. The policy records a reused trial as
-its own before the first proposal, so the search never runs it again; a copy is
+its own before the first proposal, so the search never runs it again (a diverged
+one is rerun at a lower learning rate, unless its rerun is reused too: the link
+between the two is kept); a copy is
 written under the new experiment (``reused_from`` says whose it was), so that
 experiment's d90 table rebuilds from its own rows. A search rerun under its own
 name (to extend it where Tune's run folder is gone) finds its trials already
@@ -16,7 +20,6 @@ there and writes no copy: a second row of one trial would count it twice.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
@@ -44,17 +47,19 @@ class Provenance(NamedTuple):
 def reusable(rows: list[TrialRow], policy: SearchPolicy,
              provenance: Callable[[TrialRequest], Provenance]) -> list[tuple[TrialRequest, TrialRow]]:
     """The stored trials ``policy`` may take as its own, with the request each becomes; one per (key, d, lr, seed),
-    original rows before copies, oldest first. ``provenance`` is what the new search expects of a request."""
+    original rows before copies, completed before diverged, oldest first. ``provenance`` is what the new search
+    expects of a request. Requests keep their row's attempt, and a rerun's ``retry_of`` names the request of the
+    trial it reran, so a reused diverged trial whose rerun is reused too is not rerun again."""
     wanted = {t.key for t in policy.targets.values()}
     wanted |= {t.key.baseline_key for t in policy.targets.values() if t.baseline is None}
     chosen: dict[tuple, tuple[TrialRequest, TrialRow]] = {}
-    for row in sorted(rows, key=lambda r: (r.reused_from is not None, r.finished_at)):
+    for row in sorted(rows, key=lambda r: (r.reused_from is not None, r.status != COMPLETED, r.finished_at)):
         key = SearchKey(row.task, row.model, row.checkpoint, row.method)
         point = (key, row.d, row.lr, row.seed)
-        if key not in wanted or point in chosen or row.status != COMPLETED or row.primary is None \
-                or not math.isfinite(row.primary):
+        if key not in wanted or point in chosen or not (row.scored() or row.diverged()):
             continue
-        request = TrialRequest(f"{row.experiment}/{row.trial_id}", key, row.d, row.lr, row.seed)
+        request = TrialRequest(f"{row.experiment}/{row.trial_id}", key, row.d, row.lr, row.seed, row.attempt,
+                               f"{row.experiment}/{row.retry_of}" if row.retry_of else None)
         if Provenance.of(row) == provenance(request):
             chosen[point] = (request, row)
     return list(chosen.values())
@@ -66,8 +71,10 @@ def reuse(rows: list[TrialRow], policy: SearchPolicy, provenance: Callable[[Tria
     (whose ``search`` JSON they take): none of the trials ``experiment`` already holds."""
     taken = reusable(rows, policy, provenance)
     for request, row in taken:
-        policy.record_finished(request, row.primary, censored=bool(row.censored), train_metric=row.train_metric)
-    copies = [replace(row, experiment=experiment, trial_id=request.trial_id, attempt=0, retry_of=None, search=search,
+        policy.record_finished(request, row.primary if row.scored() else None, censored=bool(row.censored),
+                               diverged=row.diverged(), train_metric=row.train_metric)
+    copies = [replace(row, experiment=experiment, trial_id=request.trial_id, retry_of=request.retry_of, search=search,
                       reused_from=row.reused_from or row.experiment)
               for request, row in taken if row.experiment != experiment]
     return len(taken), copies
+

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import pyarrow as pa
 
-from raydim.errors import RaydimError
+from raydim.errors import DIVERGED, RaydimError
 from raydim.models.checkpoints import checkpoint_step  # noqa: F401 - part of the store's API
 from raydim.search.results import KeyResult
 
@@ -85,6 +86,14 @@ class TrialRow:
 
     def search_config(self) -> dict[str, Any]:
         return json.loads(self.search)
+
+    def scored(self) -> bool:
+        """It completed with a finite score."""
+        return self.status == COMPLETED and self.primary is not None and math.isfinite(self.primary)
+
+    def diverged(self) -> bool:
+        """It failed on its learning rate (a NaN loss, or a collapse to the label prior): rerun at a lower one."""
+        return self.status == ERROR and (self.error or "").startswith(DIVERGED)
 
 
 @dataclass(frozen=True)

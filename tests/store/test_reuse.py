@@ -1,6 +1,7 @@
 """A new search over a store starts from the matching finished trials and never runs them again."""
 
 import dataclasses
+import datetime as dt
 
 from raydim.search import KeyTarget, SearchKey, SearchPolicy
 from raydim.search.simulator import run_search
@@ -109,3 +110,45 @@ def test_a_trial_of_other_data_weights_layout_or_engine_is_not_reused():
         changed = measured._replace(**{field: 2 if field == "engine_version" else "edited"})
         assert reusable(rows, policy, lambda request, changed=changed: changed) == [], field
     assert reusable(stored(), policy, lambda request: measured) == []  # schema 1 rows: read, never reused
+
+
+def _diverged(rows, index):
+    """``rows`` with the subspace trial at ``index`` turned into a learning-rate failure, and that trial."""
+    rows = list(rows)
+    rows[index] = dataclasses.replace(rows[index], status="error", primary=None, censored=None,
+                                      error="the training loss became nan at step 12 (lr 0.3)")
+    return rows, rows[index]
+
+
+def test_a_diverged_trial_is_reused_and_rerun_at_a_lower_rate_not_repeated():
+    """A learning-rate failure is a result about its (d, lr, seed): the new search records it as diverged and its
+    first proposal is the rerun at lr / lr_step, where running it as stored would only diverge again."""
+    index = next(i for i, r in enumerate(stored()) if r.d is not None)
+    rows, failed = _diverged(stored()[:index + 1], index)
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    reused, copies = reuse(rows, policy, same, "new", "{}")
+    assert reused == len(rows)
+    record = next(r for r in policy.history(SAID.id).records if r.request.trial_id == f"old/{failed.trial_id}")
+    assert (record.status, record.diverged) == ("failed", True)
+    assert [c.status for c in copies if c.trial_id == record.request.trial_id] == ["error"]
+    rerun = policy.propose(1)[0]
+    assert (rerun.d, rerun.seed, rerun.retry_of) == (failed.d, failed.seed, f"old/{failed.trial_id}")
+    assert rerun.lr == failed.lr / SETTINGS.lr_step and rerun.attempt == failed.attempt + 1
+
+
+def test_a_diverged_trial_whose_rerun_is_stored_is_not_rerun_again():
+    """The rerun keeps its link to the trial it reran (``retry_of`` renamed like the trial ids), in the policy and in
+    the copies, so neither the new search nor the rebuilt d90 table asks for the rerun a second time."""
+    index = next(i for i, r in enumerate(stored()) if r.d is not None)
+    rows, failed = _diverged(stored()[:index + 1], index)
+    rerun = dataclasses.replace(failed, trial_id="r1", attempt=1, retry_of=failed.trial_id, lr=failed.lr / SETTINGS.lr_step,
+                                status="completed", primary=0.7, error=None,
+                                finished_at=failed.finished_at + dt.timedelta(seconds=1))
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    _, copies = reuse(rows + [rerun], policy, same, "new", rows[-1].search)
+    proposed = policy.propose(4)
+    assert all(not (p.d == failed.d and p.seed == failed.seed) for p in proposed)
+    copy = next(c for c in copies if c.trial_id == "old/r1")
+    assert (copy.attempt, copy.retry_of) == (1, f"old/{failed.trial_id}")
+    rebuilt = policy_of(copies)
+    assert all(not (p.d == failed.d and p.seed == failed.seed) for p in rebuilt.propose(4))
