@@ -167,13 +167,9 @@ class SearchPolicy:
         retried = {r.request.retry_of for r in history.records}
         for record in self._collapsed(key_id, history):
             q = record.request
-            lr = q.lr / self.settings.lr_step
-            # a trial already at the rerun's (d, lr, seed) is its rerun: one reused from another search has lost
-            # its retry_of, and running it again would repeat its score
-            done = any(r.request.d == q.d and r.request.seed == q.seed and math.isclose(r.request.lr, lr)
-                       for r in history.records)
-            if q.trial_id not in retried and not done and q.attempt < self.settings.max_retries:
-                return replace(q, trial_id="", lr=lr, attempt=q.attempt + 1, retry_of=q.trial_id)
+            if q.trial_id not in retried and not history.rerun_exists(q) and q.attempt < self.settings.max_retries:
+                return replace(q, trial_id="", lr=q.lr / self.settings.lr_step, attempt=q.attempt + 1,
+                               retry_of=q.trial_id)
         return None
 
     def _add(self, record: TrialRecord) -> None:
@@ -248,7 +244,7 @@ class SearchPolicy:
         key = self.targets[key_id].key
         records = self._by_key.get(key_id, []) + self._by_key.get(key.baseline_key.id, [])
         records.sort(key=lambda r: self._order[r.request.trial_id])
-        return KeyHistory(records, self.settings.max_retries)
+        return KeyHistory(records, self.settings.max_retries, lr_step=self.settings.lr_step)
 
     def _collapsed(self, key_id: str, history: KeyHistory,
                    noise: tuple[float, float] | None = None) -> list[TrialRecord]:

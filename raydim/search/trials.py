@@ -7,6 +7,8 @@ policy rebuilt from saved records decides exactly as the original would have.
 
 from __future__ import annotations
 
+import math
+
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -117,10 +119,20 @@ class KeyHistory:
     records: list[TrialRecord]
     max_retries: int
     excluded: frozenset[str] = frozenset()
+    lr_step: float = 3.0  # a learning-rate failure's rerun is at lr ÷ this (SearchSettings.lr_step)
     _retried: set[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._retried = {r.request.retry_of for r in self.records if r.request.retry_of is not None}
+        self._retried |= {r.request.trial_id for r in self.records
+                          if r.status == FAILED and r.diverged and self.rerun_exists(r.request)}
+
+    def rerun_exists(self, request: TrialRequest) -> bool:
+        """A trial at ``request``'s d and seed and lr ÷ ``lr_step`` is on record: its rerun at a lower rate, whether
+        or not it says so (one reused from another search, or copied by an older raydim, has lost its retry_of)."""
+        lr = request.lr / self.lr_step
+        return any(r.request.d == request.d and r.request.seed == request.seed and math.isclose(r.request.lr, lr)
+                   for r in self.records)
 
     def baseline(self) -> list[TrialRecord]:
         return [r for r in self.records if r.request.is_baseline]

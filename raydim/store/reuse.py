@@ -68,13 +68,14 @@ def reusable(rows: list[TrialRow], policy: SearchPolicy,
 def reuse(rows: list[TrialRow], policy: SearchPolicy, provenance: Callable[[TrialRequest], Provenance],
           experiment: str, search: str) -> tuple[int, list[TrialRow]]:
     """Record every :func:`reusable` trial in ``policy``; how many, and the copies to write under ``experiment``
-    (whose ``search`` JSON they take): none of the trials ``experiment`` already holds."""
+    (whose ``search`` JSON they take): none of the trials ``experiment`` already holds, its own or copied."""
+    held = {r.trial_id for r in rows if r.experiment == experiment}
     taken = reusable(rows, policy, provenance)
     for request, row in taken:
         policy.record_finished(request, row.primary if row.scored() else None, censored=bool(row.censored),
                                diverged=row.diverged(), train_metric=row.train_metric)
     copies = [replace(row, experiment=experiment, trial_id=request.trial_id, retry_of=request.retry_of, search=search,
                       reused_from=row.reused_from or row.experiment)
-              for request, row in taken if row.experiment != experiment]
+              for request, row in taken if row.experiment != experiment and request.trial_id not in held]
     return len(taken), copies
 

@@ -152,3 +152,28 @@ def test_a_diverged_trial_whose_rerun_is_stored_is_not_rerun_again():
     assert (copy.attempt, copy.retry_of) == (1, f"old/{failed.trial_id}")
     rebuilt = policy_of(copies)
     assert all(not (p.d == failed.d and p.seed == failed.seed) for p in rebuilt.propose(4))
+
+
+def test_a_search_rerun_under_its_name_writes_no_second_copy_of_a_trial_it_copied_before():
+    """Copies written by an older raydim kept attempt 0 where the reused trial was a rerun; a second copy with its
+    real attempt would be a second row of one trial in the experiment."""
+    rows = stored()
+    _, first = reuse(rows, SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), same, "new", "{}")
+    assert first
+    _, again = reuse(rows + [dataclasses.replace(c, attempt=0) for c in first],
+                     SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), same, "new", "{}")
+    assert again == []
+
+
+def test_a_diverged_trial_whose_rerun_lost_its_link_is_not_rerun_again():
+    """A copy written before reruns kept ``retry_of`` has none: the rerun is known by its point, (d, lr / lr_step,
+    seed), in the live search and in the rebuilt table alike."""
+    index = next(i for i, r in enumerate(stored()) if r.d is not None)
+    rows, failed = _diverged(stored()[:index + 1], index)
+    unlinked = dataclasses.replace(failed, trial_id="r1", attempt=0, retry_of=None, lr=failed.lr / SETTINGS.lr_step,
+                                   status="completed", primary=0.7, error=None,
+                                   finished_at=failed.finished_at + dt.timedelta(seconds=1))
+    policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
+    reuse(rows + [unlinked], policy, same, "new", "{}")
+    for p in (policy, policy_of(rows + [unlinked])):
+        assert all(not (q.d == failed.d and q.seed == failed.seed) for q in p.propose(4))
