@@ -43,6 +43,8 @@ from raydim.tune.trainable import fine_tune
 
 Trainable = Callable[[dict[str, Any]], None]
 TUNE_LOGGER = "ray.tune.tune"  # where Tune logs the end of an interrupted run
+RESTORE_LOGGER = "ray.tune.execution.tune_controller"  # where Tune logs a run state it could not restore
+RESTORE_FAILED = "Failed to restore the run state"  # ... and then, unless fail_fast, starts the experiment over
 NEW_OUTPUT_ENV = "RAY_AIR_NEW_OUTPUT"  # "0": Tune's legacy output engine, silent at verbose=0
 
 
@@ -172,7 +174,7 @@ def run_search(spec: SearchSpec, *, address: str | None = None, resume: bool = F
     else:
         tuner = build_tuner(spec, targets=targets, trainable=trainable, param_space=param_space,
                             on_progress=on_progress, verbose=verbose, live_every_s=live_every_s)
-    with _tune_quiet(verbose):
+    with _tune_quiet(verbose), _refuse_restart(path) if resume else contextlib.nullcontext():
         grid = tuner.fit()
     return final_results(load_searcher(grid.experiment_path).policy)
 
@@ -212,6 +214,35 @@ def _tune_quiet(verbose: int) -> Iterator[None]:
             os.environ.pop(NEW_OUTPUT_ENV, None)
         else:
             os.environ[NEW_OUTPUT_ENV] = saved
+
+
+@contextlib.contextmanager
+def _refuse_restart(path: str) -> Iterator[None]:
+    """While Tune resumes the run at ``path``: a run state it cannot restore is an error, not a fresh start.
+
+    Tune logs the failure and starts the experiment over from nothing (``fail_fast``
+    would stop it, but would also end the whole search at a trial's first error,
+    which raydim's searcher reruns instead). A fresh start has no trials and an
+    empty searcher, so the driver ended at once, "interrupted", and left a new,
+    empty run state that the next ``--resume`` would pick up: seen when a search
+    launched by an older raydim was resumed by a newer one. The filter raises
+    where Tune logs, before that state is written.
+    """
+    def refuse(record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith(RESTORE_FAILED):
+            cause = record.exc_info[1] if record.exc_info else None
+            raise RaydimError(f"cannot resume the search at {path}: Tune could not restore its run state "
+                              f"({type(cause).__name__}: {cause}); nothing ran and its run folder is unchanged. "
+                              "Resume it with the raydim that started it, or start it again under another --name "
+                              "(its finished trials are reused from the results store)")
+        return True
+
+    logger = logging.getLogger(RESTORE_LOGGER)
+    logger.addFilter(refuse)
+    try:
+        yield
+    finally:
+        logger.removeFilter(refuse)
 
 
 def final_results(policy: SearchPolicy) -> list[KeyResult]:

@@ -231,3 +231,18 @@ def test_trial_slots_follow_the_cluster(ray_cluster):
     assert trial_slots(SearchSpec(cpus_per_trial=4, max_concurrent=3)) == 3
     with pytest.raises(RaydimError, match="2 CPUs and 0 GPUs, too few for one trial of 1 CPUs and 1 GPUs"):
         trial_slots(SearchSpec(gpus_per_trial=1))
+
+
+def test_a_resume_tune_cannot_restore_is_refused_not_started_over(ray_cluster, tmp_path):
+    """Tune, failing to restore a run state, logs it and starts the experiment over (seen live: a searcher pickled
+    by an older raydim). raydim refuses instead, and the run folder keeps the state a fixed resume needs."""
+    spec = SearchSpec(name="broken", storage=str(tmp_path), search=SETTINGS.to_dict())
+    run_search(spec, targets=targets(), trainable=simulated_trial, param_space=CURVE_SPACE, verbose=0)
+    folder = tmp_path / "broken"
+    [state] = folder.glob("searcher-state-*.pkl")
+    state.write_bytes(b"not a pickle")
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(RaydimError, match="cannot resume the search at .*broken: Tune could not restore its run "
+                                          "state .*nothing ran"):
+        run_search(spec, resume=True, trainable=simulated_trial, verbose=0)
+    assert sorted(p.name for p in folder.iterdir()) == before
