@@ -47,7 +47,13 @@ test reads the train score instead, which says whether a run learned at all:
   larger subspace holds at least as good a solution, so the run failed on its rate.
   Those MRPC trials scored 0.684, 0.664, 0.664 on train rows where the trivial
   predictor scores 0.664 and the full fine-tune 0.926, beside 0.730 at d = 3,200.
-  A run learning nothing below every d that learned may be d's fault: it counts.
+  A run learning nothing below every d that learned may be d's fault: it counts —
+  unless a run at its d or below *diverged after it had learned* (its train score at
+  its best epoch, before the rate wrecked it, got more than twice as far): that
+  subspace can learn, so a rerun at a lower rate that learns nothing is still too
+  fast. MPNet SAID on SST-2 at d = 100: 0.770 train accuracy at lr 1.0 before it
+  collapsed (trivial 0.637, full 0.98); its rerun at 0.333 ended at 0.660 (dev 0.564),
+  while the same run on two threads had passed (0.858): a rate at the edge.
 
 The policy reruns a collapsed trial at lr ÷ ``lr_step`` (same d and seed) before the
 fit counts it, up to ``max_retries`` times; the last attempt counts whatever it scored.
@@ -86,8 +92,9 @@ def collapsed(records: list[TrialRecord], reference: Reference, level: float, d_
     """The completed, uncensored subspace trials among ``records`` that lie impossibly far below the others, or
     (given the ``train`` scale) learned nothing where a smaller d learned."""
     done = [r for r in records if r.metric is not None and r.request.d is not None and r.status == COMPLETED]
+    learned_then_diverged = [r for r in records if r.diverged and r.request.d is not None and r.train_metric is not None]
     if len(done) < 2:
-        return []
+        return [r for r in done if _learned_nothing(r, [], learned_then_diverged, reference, train)]
     observations = [Observation(r.request.d, r.metric, r.censored) for r in done]
     others = np.array([[_compares(other, r) for other in done] for r in done])
     floor = admitted_floor(observations, others, reference, level, d_min, d_max)
@@ -95,7 +102,7 @@ def collapsed(records: list[TrialRecord], reference: Reference, level: float, d_
     bottom = reference.chance + FRACTION * spread
     return [r for r, lowest in zip(done, floor) if not r.censored and (
         r.metric < min(lowest - NOISE_MARGIN * sigma, bottom) or _below_a_neighbour(r, done, sigma, spread)
-        or _learned_nothing(r, done, reference, train))]
+        or _learned_nothing(r, done, learned_then_diverged, reference, train))]
 
 
 def _compares(other: TrialRecord, r: TrialRecord) -> bool:
@@ -118,11 +125,14 @@ def _below_a_neighbour(r: TrialRecord, done: list[TrialRecord], sigma: float, sp
     return False
 
 
-def _learned_nothing(r: TrialRecord, done: list[TrialRecord], reference: Reference, train: TrainScale | None) -> bool:
+def _learned_nothing(r: TrialRecord, done: list[TrialRecord], diverged: list[TrialRecord], reference: Reference,
+                     train: TrainScale | None) -> bool:
     """The train-score test: ``r`` misses the threshold with a train score in the bottom ``TRAIN_FRACTION`` of
-    ``train``'s way, where a trial at a smaller d got more than twice as far."""
-    if train is None or train.full <= train.trivial or r.train_metric is None or r.metric >= reference.threshold():
+    ``train``'s way, where a trial at a smaller d got more than twice as far, or one at a d no larger did before it
+    diverged (``diverged``: learning-rate failures, with their best epoch's train score)."""
+    if train is None or train.full <= train.trivial or r.train_metric is None or r.metric >= reference.threshold() \
+            or train.share(r.train_metric) > TRAIN_FRACTION:
         return False
-    return train.share(r.train_metric) <= TRAIN_FRACTION and any(
-        other.request.d < r.request.d and other.train_metric is not None
-        and train.share(other.train_metric) > 2 * TRAIN_FRACTION for other in done)
+    return any(other.train_metric is not None and train.share(other.train_metric) > 2 * TRAIN_FRACTION
+               for other in [o for o in done if o.request.d < r.request.d]
+               + [o for o in diverged if o.request.d <= r.request.d])

@@ -195,12 +195,14 @@ class SearchPolicy:
         record.status, record.metric, record.censored = COMPLETED, float(metric), bool(censored)
         record.train_metric = _finite_or_none(train_metric)
 
-    def record_failure(self, trial_id: str, diverged: bool = False) -> None:
+    def record_failure(self, trial_id: str, diverged: bool = False, train_metric: float | None = None) -> None:
         """The trial errored; it is rerun (same d and seed; lr ÷ ``lr_step`` if it ``diverged``) until
-        ``max_retries`` reruns have failed too."""
+        ``max_retries`` reruns have failed too. A diverged trial's ``train_metric`` (its best epoch's, before it
+        diverged) says whether its subspace could learn (:mod:`raydim.search.collapse`)."""
         record = self._running(trial_id, "failure")
         if record is not None:
             record.status, record.diverged = FAILED, bool(diverged)
+            record.train_metric = _finite_or_none(train_metric) if diverged else None
 
     def record_finished(self, request: TrialRequest, metric: float | None, censored: bool = False,
                         diverged: bool = False, train_metric: float | None = None) -> None:
@@ -217,7 +219,7 @@ class SearchPolicy:
         done = metric is not None and math.isfinite(metric)
         self._add(TrialRecord(request, COMPLETED if done else FAILED, float(metric) if done else None,
                               censored=done and censored, diverged=not done and diverged,
-                              train_metric=_finite_or_none(train_metric) if done else None))
+                              train_metric=_finite_or_none(train_metric) if done or diverged else None))
 
     def _running(self, trial_id: str, what: str) -> TrialRecord | None:
         record = self._trials.get(trial_id)

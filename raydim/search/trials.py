@@ -70,7 +70,7 @@ class TrialRecord:
     status: str = RUNNING
     metric: float | None = None
     censored: bool = False  # stopped early once it had passed: the final score is at least ``metric``
-    diverged: bool = False  # failed because its loss became NaN: a rerun lowers the learning rate
+    diverged: bool = False  # failed on its learning rate (NaN loss, collapse to the prior): a rerun lowers it
     train_metric: float | None = None  # the best epoch's primary metric on train rows: did the run learn at all?
 
     def to_dict(self) -> dict[str, Any]:

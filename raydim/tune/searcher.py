@@ -82,7 +82,8 @@ class D90Searcher(Searcher):
             if not error:
                 logger.warning("trial %s ended without a finite %r (%s); counted as a failure", trial_id, self.metric,
                                result.get(ERROR) or f"got {score!r}")
-            self.policy.record_failure(trial_id, diverged=not error and bool(result.get(ERROR)))
+            self.policy.record_failure(trial_id, diverged=not error and bool(result.get(ERROR)),
+                                       train_metric=train_score(result))
         else:
             self.policy.record_result(trial_id, float(score), censored=bool(result.get(CENSORED)),
                                       train_metric=train_score(result))

@@ -120,7 +120,9 @@ def fine_tune(config: dict[str, Any]) -> None:
     except _Decided:
         pass  # reported above: the trial has passed
     except TrainingDiverged as e:
-        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(runs[0].history), **facts(runs[0])})
+        run = runs[0]  # its best epoch, before it diverged: did its subspace learn? (raydim.search.collapse)
+        best = {"best": asdict(run.best)} if run.history else {}
+        tune.report({SCORE: float("nan"), ERROR: str(e), "epoch": len(run.history), **best, **facts(run)})
 
 
 def trial_key(config: dict[str, Any]) -> SearchKey:

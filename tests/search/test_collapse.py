@@ -1,6 +1,7 @@
 """Which trials collapsed on their learning rate rather than measuring d."""
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from raydim.search.collapse import TrainScale, collapsed
 from raydim.search.crossing import MAX_STEEPNESS, Reference, curve
 from raydim.search.keys import SearchKey
-from raydim.search.trials import COMPLETED, TrialRecord, TrialRequest
+from raydim.search.trials import COMPLETED, FAILED, TrialRecord, TrialRequest
 
 KEY = SearchKey("stsb", "m", method="said")
 STUDY_STORE = Path(__file__).resolve().parents[2] / "docs" / "results" / "store"
@@ -133,6 +134,33 @@ def test_replayed_on_the_real_sst2_study_the_policy_reruns_the_collapse_once_its
     rerun = next(r for r in after.propose(2) if r.key.id == said)
     assert (rerun.d, rerun.seed, rerun.retry_of) == (400, 0, fell.trial_id)
     assert rerun.lr == pytest.approx(fell.lr / 3)
+
+
+# MPNet SAID on SST-2 in the study: dev majority 0.509, full fine-tune 0.9295 (σ ≈ 0.0104); train rows: the
+# trivial predictor 163 of 256, the full fine-tune 0.979
+MPNET = reference(0.5092, 0.9295, 0.0104, full_sd=0.003)
+MPNET_TRAIN = TrainScale(163 / 256, 0.9785)
+
+
+def mpnet_said():
+    """Passing trials far above d = 100 (where the dev-score tests leave a low score at 100 to the fit: the curve may
+    still be rising), and d = 100 at lr 1.0, which reached 0.770 on train rows before it collapsed."""
+    return [trial("a", 3200, 0.917, lr=0.177, train=0.906), trial("b", 1600, 0.90, lr=0.25, train=0.89),
+            TrialRecord(TrialRequest("d", KEY, 100, 1.0, 0), FAILED, None, diverged=True, train_metric=0.770)]
+
+
+def test_learning_nothing_where_a_run_at_that_d_learned_before_it_diverged_is_a_collapse():
+    """d = 100 at a third of the rate learned almost nothing (train 0.660, dev 0.564; on two threads the same run
+    passed, 0.858) — below every d that passed, so the train test alone leaves it to the fit; but at d = 100 the
+    lr 1.0 run had learned (0.770) before it diverged: that subspace can learn, and the rate is still too high."""
+    slow = trial("e", 100, 0.564, lr=0.333, train=0.660)
+    assert find(mpnet_said() + [slow], MPNET, MPNET_TRAIN) == [slow]
+    assert find(mpnet_said()[:2] + [slow], MPNET, MPNET_TRAIN) == []  # without the diverged run: d's fault, maybe
+    never_learned = replace(mpnet_said()[2], train_metric=0.640)
+    assert find(mpnet_said()[:2] + [never_learned, slow], MPNET, MPNET_TRAIN) == []
+    larger = TrialRecord(TrialRequest("f", KEY, 232, 0.656, 0), FAILED, None, diverged=True, train_metric=0.818)
+    assert find(mpnet_said()[:2] + [larger, slow], MPNET, MPNET_TRAIN) == []  # learned at a larger d only
+    assert find([mpnet_said()[2], slow], MPNET, MPNET_TRAIN) == [slow]  # one completed trial is enough
 
 
 def test_on_the_real_mrpc_study_the_policy_reruns_did_at_a_third_of_the_rate_where_it_learned_nothing():

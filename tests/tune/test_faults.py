@@ -12,6 +12,7 @@ import ray.cloudpickle
 from ray import tune
 
 import raydim.train.loop
+import raydim.tune.trainable
 from raydim.store import ResultsStore
 from raydim.tune import SearchSpec, fine_tune, load_searcher, run_search, simulated_trial
 from raydim.tune.recorder import StoreCallback
@@ -92,3 +93,32 @@ def test_a_diverged_trial_ends_with_its_error_instead_of_restarting(ray_cluster,
     [row] = store.rows()
     assert (row.status, row.primary, row.d, row.D > 0) == ("error", None, 32, True)
     assert row.error == "the training loss became nan at step 3 (epoch 1) of said at lr=0.3; lower the learning rate"
+
+
+def diverges_in_epoch_2(config):
+    """fine_tune, with a loss that turns NaN once the first epoch has been reported."""
+    reported = []
+    report, step = raydim.tune.trainable.tune.report, raydim.train.loop.train_step
+
+    def report_and_note(metrics, checkpoint=None):
+        reported.append(metrics)
+        report(metrics, checkpoint=checkpoint)
+
+    raydim.tune.trainable.tune.report = report_and_note
+    raydim.train.loop.train_step = lambda *args, **kwargs: float("nan") if reported else step(*args, **kwargs)
+    fine_tune(config)
+
+
+def test_a_trial_that_diverges_after_it_learned_keeps_its_best_epochs_train_score(ray_cluster, tmp_path,
+                                                                                  tiny):  # noqa: F811
+    """The train score before the rate wrecked the run says its subspace could learn: the searcher's collapse test
+    reads it (raydim.search.collapse), so the diverged report and row carry the best epoch's."""
+    store = ResultsStore(str(tmp_path / "store"))
+    tuner = tune.Tuner(tune.with_resources(diverges_in_epoch_2, {"cpu": 1}), param_space=tiny,
+                       run_config=tune.RunConfig(name="late-nan", storage_path=str(tmp_path), verbose=0,
+                                                 callbacks=[StoreCallback(store, "late-nan", {})]))
+    [result] = tuner.fit()
+    assert result.metrics["best"]["epoch"] == 1 and result.metrics["error"].startswith("the training loss became nan")
+    [row] = store.rows()
+    assert row.status == "error" and row.diverged()
+    assert row.train_metric == result.metrics["best"]["metrics"]["train/accuracy"]

@@ -7,7 +7,7 @@ import pytest
 from ray.tune.search import Searcher
 
 from raydim.errors import RaydimError
-from raydim.search import KeyTarget, SearchKey, SearchSettings, SimulatedCurve
+from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve
 from raydim.search.trials import TrialRequest
 from raydim.store.running import PassLevels
 from raydim.tune import SCORE, D90Searcher
@@ -86,6 +86,25 @@ def test_a_diverged_trial_is_rerun_at_a_lower_rate_a_crashed_one_unchanged():
     rerun = s.suggest("t2")
     assert (rerun["d"], rerun["seed"], rerun["retry_of"]) == (first["d"], first["seed"], "t1")
     assert rerun["lr"] == pytest.approx(first["lr"] / 3)
+
+
+def test_a_diverged_trial_keeps_the_train_score_it_reached_before_and_the_store_rebuild_too():
+    """Its best epoch's train score, before the rate wrecked it, says its subspace could learn
+    (raydim.search.collapse); a crashed trial's says nothing."""
+    s = searcher(max_retries=1, lr_step=3.0)
+    s.suggest("t1")
+    s.on_trial_complete("t1", {SCORE: float("nan"), ERROR: "the training loss became 0.6930 at epoch 2, no better "
+                               "than predicting the label prior", "primary_metric": "accuracy",
+                               "best": {"epoch": 1, "metrics": {"train/accuracy": 0.77}}})
+    s.suggest("t2")
+    s.on_trial_complete("t2", {"best": {"metrics": {"train/accuracy": 0.9}}, "primary_metric": "accuracy"},
+                        error=True)
+    diverged, crashed = s.policy.history(KEY.id).subspace()
+    assert (diverged.diverged, diverged.train_metric) == (True, 0.77)
+    assert (crashed.diverged, crashed.train_metric) == (False, None)
+    rebuilt = SearchPolicy(list(s.policy.targets.values()), s.policy.settings)
+    rebuilt.record_finished(diverged.request, None, diverged=True, train_metric=0.77)
+    assert rebuilt.history(KEY.id).subspace()[0].train_metric == 0.77
 
 
 def test_a_trial_that_stopped_early_is_recorded_as_a_lower_bound():
