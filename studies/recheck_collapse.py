@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_folder = Path(args.storage).expanduser() / args.name
     if not run_folder.is_dir():
-        print(f"recheck_collapse: no Tune run folder {run_folder}: the per-epoch losses live only there", file=sys.stderr)
+        print(f"recheck_collapse: no Tune run folder {run_folder}: the per-epoch losses live only there",
+              file=sys.stderr)
         return 2
     store = ResultsStore.at(args.storage)
     checked = recheck(store.rows(args.name), run_folder)

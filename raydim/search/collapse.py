@@ -92,7 +92,8 @@ def collapsed(records: list[TrialRecord], reference: Reference, level: float, d_
     """The completed, uncensored subspace trials among ``records`` that lie impossibly far below the others, or
     (given the ``train`` scale) learned nothing where a smaller d learned."""
     done = [r for r in records if r.metric is not None and r.request.d is not None and r.status == COMPLETED]
-    learned_then_diverged = [r for r in records if r.diverged and r.request.d is not None and r.train_metric is not None]
+    learned_then_diverged = [r for r in records
+                             if r.diverged and r.request.d is not None and r.train_metric is not None]
     if len(done) < 2:
         return [r for r in done if _learned_nothing(r, [], learned_then_diverged, reference, train)]
     observations = [Observation(r.request.d, r.metric, r.censored) for r in done]

@@ -8,7 +8,6 @@ policy rebuilt from saved records decides exactly as the original would have.
 from __future__ import annotations
 
 import math
-
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field

@@ -59,7 +59,7 @@ def reusable(rows: list[TrialRow], policy: SearchPolicy,
         if key not in wanted or point in chosen or not (row.scored() or row.diverged()):
             continue
         request = TrialRequest(f"{row.experiment}/{row.trial_id}", key, row.d, row.lr, row.seed, row.attempt,
-                               f"{row.experiment}/{row.retry_of}" if row.retry_of else None)
+                               _request_id(row.experiment, row.retry_of))
         if Provenance.of(row) == provenance(request):
             chosen[point] = (request, row)
     return list(chosen.values())
@@ -79,3 +79,10 @@ def reuse(rows: list[TrialRow], policy: SearchPolicy, provenance: Callable[[Tria
               for request, row in taken if row.experiment != experiment and request.trial_id not in held]
     return len(taken), copies
 
+
+def _request_id(experiment: str, trial_id: str | None) -> str | None:
+    """The id a reused trial of ``experiment`` gets as a request; one that names an experiment already (a rerun
+    proposed by a search that had reused the trial it reran) is that request's id, kept as it is."""
+    if trial_id is None or "/" in trial_id:
+        return trial_id
+    return f"{experiment}/{trial_id}"

@@ -141,8 +141,8 @@ def test_a_diverged_trial_whose_rerun_is_stored_is_not_rerun_again():
     the copies, so neither the new search nor the rebuilt d90 table asks for the rerun a second time."""
     index = next(i for i, r in enumerate(stored()) if r.d is not None)
     rows, failed = _diverged(stored()[:index + 1], index)
-    rerun = dataclasses.replace(failed, trial_id="r1", attempt=1, retry_of=failed.trial_id, lr=failed.lr / SETTINGS.lr_step,
-                                status="completed", primary=0.7, error=None,
+    rerun = dataclasses.replace(failed, trial_id="r1", attempt=1, retry_of=failed.trial_id,
+                                lr=failed.lr / SETTINGS.lr_step, status="completed", primary=0.7, error=None,
                                 finished_at=failed.finished_at + dt.timedelta(seconds=1))
     policy = SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS)
     _, copies = reuse(rows + [rerun], policy, same, "new", rows[-1].search)
@@ -177,3 +177,16 @@ def test_a_diverged_trial_whose_rerun_lost_its_link_is_not_rerun_again():
     reuse(rows + [unlinked], policy, same, "new", "{}")
     for p in (policy, policy_of(rows + [unlinked])):
         assert all(not (q.d == failed.d and q.seed == failed.seed) for q in p.propose(4))
+
+
+def test_a_rerun_proposed_by_a_search_that_had_reused_its_trial_keeps_its_link():
+    """Its retry_of already names the request (``old/<id>``: the search had taken the diverged trial from the store)
+    — the id the diverged trial gets again now, not to be prefixed a second time."""
+    index = next(i for i, r in enumerate(stored()) if r.d is not None)
+    rows, failed = _diverged(stored()[:index + 1], index)
+    rerun = dataclasses.replace(failed, trial_id="r1", attempt=1, retry_of=f"old/{failed.trial_id}",
+                                lr=failed.lr / SETTINGS.lr_step, status="completed", primary=0.7, error=None,
+                                finished_at=failed.finished_at + dt.timedelta(seconds=1))
+    taken = dict((row.trial_id, request) for request, row in reusable(rows + [rerun], SearchPolicy(
+        [KeyTarget(SAID, 0.68)], SETTINGS), same))
+    assert taken["r1"].retry_of == taken[failed.trial_id].trial_id == f"old/{failed.trial_id}"
