@@ -23,6 +23,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from raydim.errors import RaydimError
 from raydim.store import ResultsStore
 from raydim.store.schema import COMPLETED, ERROR, TrialRow
 from raydim.train.loop import EpochMetrics, collapse, prior_entropy
@@ -93,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     store = ResultsStore.at(args.storage)
-    checked = recheck(store.rows(args.name), run_folder)
+    try:
+        checked = recheck(store.rows(args.name), run_folder)
+    except RaydimError as e:  # e.g. the trials' data folder moved: their label prior cannot be loaded
+        print(f"recheck_collapse: {e}", file=sys.stderr)
+        return 2
     found = [(row, reason) for row, reason in checked if reason is not None]
     for row, reason in checked:
         print(f"{row.trial_id} {row.model} d={row.d} lr={row.lr:.4g} seed={row.seed}: "

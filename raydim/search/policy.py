@@ -164,10 +164,10 @@ class SearchPolicy:
             lr = failed.request.lr / self.settings.lr_step if failed.diverged else failed.request.lr
             return replace(failed.request, trial_id="", lr=lr, attempt=failed.request.attempt + 1,
                            retry_of=failed.request.trial_id)
-        retried = {r.request.retry_of for r in history.records}
         for record in self._collapsed(key_id, history):
             q = record.request
-            if q.trial_id not in retried and not history.rerun_exists(q) and q.attempt < self.settings.max_retries:
+            if not history.rerun_named(q.trial_id) and not history.rerun_exists(q) \
+                    and q.attempt < self.settings.max_retries:
                 return replace(q, trial_id="", lr=q.lr / self.settings.lr_step, attempt=q.attempt + 1,
                                retry_of=q.trial_id)
         return None
@@ -237,9 +237,9 @@ class SearchPolicy:
         """The key's trials, its baseline group's full fine-tunes included, oldest first; collapsed trials
         awaiting their rerun do not count as evidence about d."""
         history = self._raw_history(key_id)
-        retried = {r.request.retry_of for r in history.records}
         excluded = frozenset(r.request.trial_id for r in self._collapsed(key_id, history)
-                             if r.request.trial_id in retried or r.request.attempt < self.settings.max_retries)
+                             if history.rerun_named(r.request.trial_id)
+                             or r.request.attempt < self.settings.max_retries)
         return replace(history, excluded=excluded) if excluded else history
 
     def _raw_history(self, key_id: str) -> KeyHistory:

@@ -119,12 +119,14 @@ class KeyHistory:
     max_retries: int
     excluded: frozenset[str] = frozenset()
     lr_step: float = 3.0  # a learning-rate failure's rerun is at lr ÷ this (SearchSettings.lr_step)
-    _retried: set[str] = field(init=False, repr=False)
+    _named: set[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._retried = {r.request.retry_of for r in self.records if r.request.retry_of is not None}
-        self._retried |= {r.request.trial_id for r in self.records
-                          if r.status == FAILED and r.diverged and self.rerun_exists(r.request)}
+        self._named = {r.request.retry_of for r in self.records if r.request.retry_of is not None}
+
+    def rerun_named(self, trial_id: str) -> bool:
+        """A trial on record says it reran ``trial_id`` (its ``retry_of``)."""
+        return trial_id in self._named
 
     def rerun_exists(self, request: TrialRequest) -> bool:
         """A trial at ``request``'s d and seed and lr ÷ ``lr_step`` is on record: its rerun at a lower rate, whether
@@ -145,7 +147,8 @@ class KeyHistory:
     def is_dead(self, record: TrialRecord) -> bool:
         """Failed and out of retries (or already retried): it will never produce a metric."""
         return record.status == FAILED and (record.request.attempt >= self.max_retries
-                                            or record.request.trial_id in self._retried)
+                                            or self.rerun_named(record.request.trial_id)
+                                            or record.diverged and self.rerun_exists(record.request))
 
     def retry_due(self) -> TrialRecord | None:
         """The oldest failed trial that may still be rerun and has not been yet."""

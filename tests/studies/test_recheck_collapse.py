@@ -47,3 +47,13 @@ def test_a_stored_trial_that_collapsed_is_superseded_by_the_diverged_row_the_rul
 def test_no_run_folder_is_a_one_line_error(tmp_path, capsys):
     assert main(["--storage", str(tmp_path), "--name", "gone"]) == 2
     assert "no Tune run folder" in capsys.readouterr().err
+
+
+def test_a_trial_whose_data_is_gone_is_a_one_line_error(tmp_path, capsys):
+    """The label prior comes from the rows the trial trained on: a data folder moved since is said, not a traceback."""
+    store = ResultsStore.at(str(tmp_path))
+    store.write([trial_row(experiment="exp", trial_id="t1", task="sst2", model="mpnet-base", d=100, lr=1.0)])
+    _trial_folder(tmp_path / "exp", "t1", LOSSES, tmp_path / "moved")
+    assert main(["--storage", str(tmp_path), "--name", "exp"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("recheck_collapse: ") and len(err.strip().splitlines()) == 1
