@@ -10,6 +10,7 @@ Both report ``score``: the best primary metric so far, the number the searcher r
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -61,6 +62,19 @@ def cpu_share() -> int | None:
     return max(1, int(cpus)) if cpus else 1
 
 
+def drop_stop_in_callbacks(unraisable: Any) -> None:
+    """``sys.unraisablehook`` of a trial's worker: drops the ``SystemExit`` of a stop, passes on everything else.
+
+    Ray stops a trial's worker (Ctrl-C, a finished search) with SIGTERM, and the worker's handler raises
+    ``SystemExit`` wherever its main thread is. When that is inside a garbage collector's weakref callback,
+    Python cannot raise it and prints "Exception ignored in ..." with a traceback, which the driver forwards
+    to the user's terminal right beside "interrupted; continue it with ...". It is the stop Ray asked for,
+    not an error: the worker ends as before, without the traceback.
+    """
+    if not isinstance(unraisable.exc_value, SystemExit):
+        sys.__unraisablehook__(unraisable)
+
+
 def fine_tune(config: dict[str, Any]) -> None:
     """The trainable a d90 search runs: ``config`` is a trial request merged with a :class:`TrialTemplate`.
 
@@ -80,6 +94,7 @@ def fine_tune(config: dict[str, Any]) -> None:
     before the last epoch ends there, its score reported as ``censored``.
     """
     started_at = time.time()
+    sys.unraisablehook = drop_stop_in_callbacks
     train_config = TrialTemplate.from_dict(config[TEMPLATE]).train_config(config)
     set_threads(cpu_share())
     data = train_config.data.load()
@@ -188,6 +203,7 @@ def simulated_trial(config: dict[str, Any]) -> None:
 
     Stops early like :func:`fine_tune` once its best epoch reaches its pass level (:func:`pass_level`).
     """
+    sys.unraisablehook = drop_stop_in_callbacks
     curve = _simulated_curve(config)
     epochs = curve.epoch_metrics(config["d"], config["lr"], config["seed"])
     best = -float("inf")

@@ -1,6 +1,8 @@
 """The real trainable on a real local Ray: it reports every epoch with a checkpoint, and a trial that
 crashes after an epoch resumes from that checkpoint and ends where an uninterrupted one does."""
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -98,3 +100,30 @@ def test_the_published_level_wins_over_the_proposed_one_and_a_full_fine_tune_has
     assert pass_level({**config, "d": None, "method": "full"}) is None
     levels.clear()
     assert pass_level(config) == 0.9
+
+
+STOP_IN_CALLBACK = """
+import sys, weakref
+from raydim.tune.trainable import drop_stop_in_callbacks
+if sys.argv[1] == "hook":
+    sys.unraisablehook = drop_stop_in_callbacks
+class Thing: pass
+def stop(ref): raise SystemExit(1)  # what Ray's SIGTERM handler raises wherever the main thread is
+def fail(ref): raise ValueError("a real error")
+for callback in (stop, fail):
+    thing = Thing(); ref = weakref.ref(thing, callback); del thing
+print("ended", flush=True)
+"""
+
+
+@pytest.mark.parametrize("hook", ["hook", "default"])
+def test_a_stop_inside_a_weakref_callback_prints_no_traceback_and_other_errors_still_show(hook):
+    """Seen in CI after a Ctrl-C: a trial worker's SIGTERM landed in a weakref callback, and its "Exception
+    ignored" traceback reached the user's terminal. With the trial's hook only the real error is printed."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", STOP_IN_CALLBACK, hook], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and run.stdout == "ended\n", run.stderr
+    assert "ValueError: a real error" in run.stderr
+    assert ("SystemExit" in run.stderr) == (hook == "default")
