@@ -16,7 +16,9 @@ import pyarrow.dataset as pads
 from raydim.analysis.bounds import DEFAULT_BITS, DEFAULT_DELTA, bound_table
 from raydim.analysis.scaling import format_slope, scaling_table
 from raydim.errors import RaydimError
+from raydim.search.results import UNFINISHED
 from raydim.store import ResultsStore, d90_table, set_aside
+from raydim.store.d90 import unfinished
 from raydim.store.dataset import trial_frame
 from raydim.store.schema import rows_from_table
 from raydim.table import format_compute, format_interval, format_table, missing
@@ -95,15 +97,16 @@ def format_report(report: Report, fmt: str = "table") -> str:
                           default=str)
     headers = ("experiment", "key", "status", "d90", "interval", "threshold", "D", "n", "bound", "gap", "trials",
                "compute")
-    rows = [(r.experiment, r.key, r.status, _num(r.d90, ",.0f"),
+    rows = [(r.experiment, r.key, _status(r), _num(r.d90, ",.0f"),
              format_interval(_int(r.d90_low), _int(r.d90_high), None if missing(r.level) else r.level),
              f"{_num(r.threshold, '.4f')} ({r.threshold_used})" if not missing(r.threshold) else "-",
              _num(r.D, ",.0f"), _num(r.train_size, ".0f"), _num(r.bound, ".3f"), _num(r.gap, ".3f"),
              str(r.trials_used), format_compute(r.cpu_hours, r.gpu_hours)) for r in report.d90.itertuples()]
     if fmt == "table":
         text = format_table(headers, rows)
-        fits = [f"d90 ∝ D^slope, slope {format_slope(f)} (R² {f.r2:.2f}, {f.models} models) for {f.task} "
-                f"{f.method} {f.checkpoint}" for f in report.scaling.itertuples()]
+        fits = [f"d90 ∝ D^slope, slope {format_slope(f)} (R² {f.r2:.2f}, {f.models} models"
+                + (f", {f.unfinished} of them unfinished" if f.unfinished else "")
+                + f") for {f.task} {f.method} {f.checkpoint}" for f in report.scaling.itertuples()]
         return "\n".join([text, *fits])
     return _markdown(headers, rows)
 
@@ -145,6 +148,11 @@ def _trial_note(trial) -> str:
     if isinstance(trial.reused_from, str):
         notes.append(f"reused from {trial.reused_from}")
     return "; ".join(notes)
+
+
+def _status(row) -> str:
+    """The key's status, ``(unfinished)`` beside it where its search would run more trials: the d90 may move."""
+    return f"{row.status} ({UNFINISHED})" if unfinished(row.flags) else row.status
 
 
 def _markdown(headers, rows) -> str:

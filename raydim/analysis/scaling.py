@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from raydim.store.d90 import latest_per_key
+from raydim.store.d90 import latest_per_key, unfinished
 from raydim.table import missing
 
 GROUP = ["task", "method", "checkpoint"]
@@ -87,9 +87,11 @@ def scaling_table(d90s: pd.DataFrame) -> pd.DataFrame:
     at the d90s' level (the lowest, where keys differ).
 
     A key measured by several experiments (a reused search) counts once: its latest d90 that has a value.
+    ``unfinished`` counts the fitted d90s whose search would run more trials (flag ``unfinished``): the fit is
+    made all the same, and says so.
     """
     found = latest_per_key(d90s.dropna(subset=["d90", "D"]))
-    columns = [*GROUP, "models", "slope", "intercept", "r2", "slope_low", "slope_high", "level"]
+    columns = [*GROUP, "models", "unfinished", "slope", "intercept", "r2", "slope_low", "slope_high", "level"]
     records = []
     for group, rows in found.groupby(GROUP, sort=True):
         if rows["D"].nunique() < 2:
@@ -97,7 +99,8 @@ def scaling_table(d90s: pd.DataFrame) -> pd.DataFrame:
         levels = rows["level"].dropna()
         fit = slope_fit(rows["D"].to_numpy(), rows["d90"].to_numpy(), rows["d90_low"].to_numpy(),
                         rows["d90_high"].to_numpy(), float(levels.min()) if len(levels) else 0.9)
-        records.append({**dict(zip(GROUP, group)), "models": len(rows), **fit._asdict()})
+        records.append({**dict(zip(GROUP, group)), "models": len(rows),
+                        "unfinished": int(rows["flags"].map(unfinished).sum()), **fit._asdict()})
     return pd.DataFrame.from_records(records, columns=columns)
 
 

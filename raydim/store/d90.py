@@ -4,7 +4,8 @@ Every row carries its search's settings and targets (``TrialRow.search``), so an
 experiment's rows are enough to rebuild its policy — each trial recorded as it
 ended — and ask it for every key's :class:`KeyResult`: the same baseline,
 thresholds, monotone fit and interval the search itself reported. Trials still
-running when the store is read are not there yet: their key shows ``incomplete``.
+running when the store is read are not there yet: their key's row is the estimate
+without them, flagged ``unfinished`` (as is a key whose search stopped before its end).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict
 import pandas as pd
 
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, TrialRequest
+from raydim.search.results import UNFINISHED
 from raydim.store.schema import COMPLETED, D90Row, TrialRow
 
 
@@ -44,15 +46,21 @@ def set_aside(rows: list[TrialRow]) -> set[str]:
 
 
 def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
-    """One :class:`D90Row` per (experiment, key) of ``rows``, by experiment then key."""
+    """One :class:`D90Row` per (experiment, key) of ``rows``, by experiment then key.
+
+    A key whose rebuilt search would still propose a trial is flagged :data:`UNFINISHED`: the rows alone cannot
+    tell a running search from a finished one, and a d90 read mid-search looks final without the flag.
+    """
     by_experiment = _by_experiment(rows)
     table = []
     for experiment in sorted(by_experiment):
         runs = by_experiment[experiment]
-        for result in policy_of(runs).results():
+        policy = policy_of(runs)
+        for result in policy.results():
             key = SearchKey.from_id(result.key)
             mine = [r for r in runs if SearchKey(r.task, r.model, r.checkpoint, r.method) in (key, key.baseline_key)]
-            table.append(D90Row(**vars(result), experiment=experiment, D=_first(r.D for r in mine),
+            flags = result.flags if policy.key_finished(result.key) else (*result.flags, UNFINISHED)
+            table.append(D90Row(**{**vars(result), "flags": flags}, experiment=experiment, D=_first(r.D for r in mine),
                                 checkpoint_step=_first(r.checkpoint_step for r in mine),
                                 train_size=_first(r.train_size for r in mine),
                                 finished_at=max((r.finished_at for r in mine), default=None),
@@ -64,6 +72,11 @@ def d90_table(rows: list[TrialRow]) -> pd.DataFrame:
     """:func:`d90_rows` as a data frame (``flags`` joined by commas), one column per :class:`D90Row` field."""
     records = [{**asdict(r), "flags": ",".join(r.flags)} for r in d90_rows(rows)]
     return pd.DataFrame.from_records(records, columns=list(D90Row.__dataclass_fields__))
+
+
+def unfinished(flags: str) -> bool:
+    """Whether a :func:`d90_table` row's ``flags`` (joined by commas) say its search would run more trials."""
+    return UNFINISHED in str(flags).split(",")
 
 
 def _by_experiment(rows: list[TrialRow]) -> dict[str, list[TrialRow]]:

@@ -10,6 +10,7 @@ import pytest
 
 from raydim.analysis import build_report, format_report
 from raydim.cli import main
+from raydim.store import ResultsStore
 from tests.analysis.stores import scaling_store
 
 
@@ -133,3 +134,16 @@ def test_a_collapsed_trial_that_was_never_rerun_says_so(capsys):
              if "collapsed" in row and ":did |" in row}
     assert notes["23,286"] == "collapsed: set aside, not rerun |"
     assert notes["51,200"] == "collapsed: set aside, rerun at a lower lr |"
+
+
+def test_a_search_still_running_is_marked_in_the_table_and_the_scaling_fit(tmp_path, capsys):
+    """The largest model's rows as they stood with its last trials running: its status says (unfinished), and so
+    does the fit that uses it."""
+    rows = sorted(scaling_store(tmp_path / "all").rows(), key=lambda r: r.started_at)
+    running = [r for r in rows if r.experiment == "scaling-xl"][-3:]
+    ResultsStore(str(tmp_path / "now" / "raydim-store")).write([r for r in rows if r not in running])
+    assert main(["report", "--storage", str(tmp_path / "now")]) == 0
+    out = capsys.readouterr().out
+    [xl] = [line for line in out.splitlines() if line.startswith("scaling-xl")]
+    assert "(unfinished)" in xl and out.count("(unfinished)") == 1
+    assert "4 models, 1 of them unfinished)" in out

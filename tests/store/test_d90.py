@@ -68,3 +68,15 @@ def test_the_trials_the_fit_sets_aside_are_the_collapsed_ones_awaiting_or_past_t
     rows = ResultsStore.at(str(STUDY_STORE)).rows("study-said-did-sst2")
     [fell] = [r for r in rows if r.method == "said" and r.d == 400 and r.attempt == 0]
     assert set_aside(rows) == {fell.trial_id}
+
+
+def test_a_key_whose_search_would_run_more_trials_is_flagged_unfinished():
+    """Rows read while a search runs (or after it stopped early) give a d90 that may still move: flagged, so the
+    table cannot pass it off as final. The whole search's rows carry no such flag."""
+    rows = simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES)
+    [final] = d90_rows(rows)
+    assert "unfinished" not in final.flags
+    ordered = sorted(rows, key=lambda r: r.started_at)
+    [early] = d90_rows(ordered[:-3])  # its last three trials still running
+    assert "unfinished" in early.flags and early.trials_used == len(rows) - 3
+    assert list(d90_table(ordered[:-3])["flags"]) == [",".join(early.flags)]
