@@ -20,6 +20,7 @@ from raydim.search.results import UNFINISHED
 from raydim.store import ResultsStore, d90_table, set_aside
 from raydim.store.d90 import unfinished
 from raydim.store.dataset import trial_frame
+from raydim.store.running import read_progress
 from raydim.store.schema import rows_from_table
 from raydim.table import format_compute, format_interval, format_table, missing
 
@@ -65,7 +66,8 @@ def build_report(store: ResultsStore, experiment: str | None = None, bits: float
     point = ["experiment", "task", "model", "checkpoint", "method", "d", "seed"]
     lowest_lr = trials.groupby(point, dropna=False)["lr"].transform("min")
     trials = trials.assign(set_aside=aside, rerun=aside & (trials["lr"] > lowest_lr))  # rerun: at a lower lr, stored
-    d90 = d90_table(rows)
+    running = {name: read_progress(store, name) for name in ([experiment] if experiment else experiments)}
+    d90 = d90_table(rows, running)
     bounds = bound_table(trials, d90, bits, delta)
     merged = d90.merge(bounds[["experiment", "key", "bound", "gap"]], on=["experiment", "key"], how="left")
     return Report(trials=trials, d90=merged, bounds=bounds, scaling=scaling_table(d90))

@@ -5,18 +5,21 @@ experiment's rows are enough to rebuild its policy — each trial recorded as it
 ended — and ask it for every key's :class:`KeyResult`: the same baseline,
 thresholds, monotone fit and interval the search itself reported. Trials still
 running when the store is read are not there yet: their key's row is the estimate
-without them, flagged ``unfinished`` (as is a key whose search stopped before its end).
+without them. It is flagged ``unfinished`` where the rebuilt search would run more
+trials (it runs, or stopped before its end) or where the caller names a running trial of the key.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 import pandas as pd
 
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, TrialRequest
 from raydim.search.results import UNFINISHED
+from raydim.store.running import TrialProgress
 from raydim.store.schema import COMPLETED, D90Row, TrialRow
 
 
@@ -45,12 +48,15 @@ def set_aside(rows: list[TrialRow]) -> set[str]:
     return out
 
 
-def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
+def d90_rows(rows: list[TrialRow], running: Mapping[str, Sequence[TrialProgress]] | None = None) -> list[D90Row]:
     """One :class:`D90Row` per (experiment, key) of ``rows``, by experiment then key.
 
-    A key whose rebuilt search would still propose a trial is flagged :data:`UNFINISHED`: the rows alone cannot
-    tell a running search from a finished one, and a d90 read mid-search looks final without the flag.
+    A key is flagged :data:`UNFINISHED` where its rebuilt search would still propose a trial, or where one of its
+    trials is in ``running`` (experiment → the progress its running trials write, :func:`read_progress`): the
+    rows alone cannot tell a running search from a finished one, and a d90 read mid-search looks final
+    without the flag.
     """
+    running = running or {}
     by_experiment = _by_experiment(rows)
     table = []
     for experiment in sorted(by_experiment):
@@ -59,7 +65,8 @@ def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
         for result in policy.results():
             key = SearchKey.from_id(result.key)
             mine = [r for r in runs if SearchKey(r.task, r.model, r.checkpoint, r.method) in (key, key.baseline_key)]
-            flags = result.flags if policy.key_finished(result.key) else (*result.flags, UNFINISHED)
+            runs_on = any(t.belongs_to(result.key) for t in running.get(experiment, ()))
+            flags = (*result.flags, UNFINISHED) if runs_on or not policy.key_finished(result.key) else result.flags
             table.append(D90Row(**{**vars(result), "flags": flags}, experiment=experiment, D=_first(r.D for r in mine),
                                 checkpoint_step=_first(r.checkpoint_step for r in mine),
                                 train_size=_first(r.train_size for r in mine),
@@ -68,9 +75,9 @@ def d90_rows(rows: list[TrialRow]) -> list[D90Row]:
     return table
 
 
-def d90_table(rows: list[TrialRow]) -> pd.DataFrame:
+def d90_table(rows: list[TrialRow], running: Mapping[str, Sequence[TrialProgress]] | None = None) -> pd.DataFrame:
     """:func:`d90_rows` as a data frame (``flags`` joined by commas), one column per :class:`D90Row` field."""
-    records = [{**asdict(r), "flags": ",".join(r.flags)} for r in d90_rows(rows)]
+    records = [{**asdict(r), "flags": ",".join(r.flags)} for r in d90_rows(rows, running)]
     return pd.DataFrame.from_records(records, columns=list(D90Row.__dataclass_fields__))
 
 

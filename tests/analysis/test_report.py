@@ -11,6 +11,7 @@ import pytest
 from raydim.analysis import build_report, format_report
 from raydim.cli import main
 from raydim.store import ResultsStore
+from raydim.store.running import ProgressWriter
 from tests.analysis.stores import scaling_store
 
 
@@ -42,8 +43,6 @@ def test_one_experiment_as_json_csv_and_markdown(storage, capsys):
 
 def test_the_store_is_read_once_for_every_table(storage, monkeypatch):
     # a store in a bucket is a list and a read per part file: the report builds every analysis from one read
-    from raydim.store import ResultsStore
-
     reads = []
     arrow = ResultsStore.arrow
     monkeypatch.setattr(ResultsStore, "arrow", lambda self, experiment=None: reads.append(experiment)
@@ -53,7 +52,6 @@ def test_the_store_is_read_once_for_every_table(storage, monkeypatch):
 
 
 def test_trials_lists_every_trial_in_the_order_it_started_with_what_to_know_about_it(storage, tmp_path, capsys):
-    from raydim.store import ResultsStore
     from tests.store.rows import T0, trial_row
 
     later = T0 + dt.timedelta(hours=1)
@@ -86,7 +84,6 @@ def test_figures_are_written_where_asked(storage, tmp_path, capsys):
 
 
 def test_bound_options_change_the_bound(storage):
-    from raydim.store import ResultsStore
 
     store = ResultsStore.at(str(storage))
     wide, tight = (build_report(store, "scaling-xl", bits=b).d90["bound"].iloc[0] for b in (8, 2))
@@ -147,3 +144,12 @@ def test_a_search_still_running_is_marked_in_the_table_and_the_scaling_fit(tmp_p
     [xl] = [line for line in out.splitlines() if line.startswith("scaling-xl")]
     assert "(unfinished)" in xl and out.count("(unfinished)") == 1
     assert "4 models, 1 of them unfinished)" in out
+
+
+def test_a_key_whose_trial_still_writes_its_progress_is_marked_unfinished(tmp_path, capsys):
+    """All rows in, but a trial of the key is running (its progress file in the store): the row may still move."""
+    store = scaling_store(tmp_path / "raydim-store")
+    ProgressWriter(store, "scaling-base", "t", "mrpc:base@final:said", 78, 3, 0.0)(1, 750, 1)
+    assert main(["report", "--storage", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines() if "(unfinished)" in line] == ["scaling-base"]

@@ -7,6 +7,7 @@ import pytest
 from raydim.search import KeyTarget, SearchKey, SearchPolicy, SearchSettings, SimulatedCurve
 from raydim.store import D90Row, ResultsStore
 from raydim.store.d90 import d90_rows, d90_table, policy_of
+from raydim.store.running import TrialProgress
 from tests.store.rows import simulated_rows
 
 SAID, DID = SearchKey("mrpc", "m", method="said"), SearchKey("mrpc", "m", method="did")
@@ -80,3 +81,15 @@ def test_a_key_whose_search_would_run_more_trials_is_flagged_unfinished():
     [early] = d90_rows(ordered[:-3])  # its last three trials still running
     assert "unfinished" in early.flags and early.trials_used == len(rows) - 3
     assert list(d90_table(ordered[:-3])["flags"]) == [",".join(early.flags)]
+
+
+def test_a_key_with_a_trial_still_running_is_flagged_unfinished_though_its_rows_say_it_is_done():
+    """Seen on the MPNet study: with d = 20 stored the rebuilt search had met its tolerance, while d = 78 (inside
+    the interval) still ran. Its progress file says so; another experiment's running trial does not count."""
+    rows = simulated_rows(SearchPolicy([KeyTarget(SAID, 0.68)], SETTINGS), CURVES)
+    progress = TrialProgress(trial_id="t", key=SAID.id, d=78, epoch=2, epochs=3, step=251, steps=750,
+                             started_at=0.0, training_since=60.0, steps_at_start=0, updated_at=600.0)
+    [row] = d90_rows(rows, {"sim": [progress]})
+    assert "unfinished" in row.flags
+    [row] = d90_rows(rows, {"other": [progress]})
+    assert "unfinished" not in row.flags
