@@ -153,7 +153,7 @@ def _trial_note(trial) -> str:
 
 
 def _status(row) -> str:
-    """The key's status, ``(unfinished)`` beside it where its search would run more trials: the d90 may move."""
+    """The key's status, ``(unfinished)`` beside it where its search is not over: the d90 may still move."""
     return f"{row.status} ({UNFINISHED})" if unfinished(row.flags) else row.status
 
 

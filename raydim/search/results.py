@@ -17,8 +17,8 @@ THRESHOLD_IN_NOISE = "threshold_in_noise"  # the threshold is within one trial's
 BUDGET_EXHAUSTED = "budget_exhausted"  # max_trials reached: the key stopped where it stood
 INTERRUPTED = "interrupted"  # the search was stopped (Ctrl-C) before this key finished; --resume continues it
 BASELINE_SUPPLIED = "baseline_supplied"  # the threshold comes from the user's baseline, not from trials
-# rebuilt from stored rows (raydim report): the key's search would run more trials, so its d90 and interval may
-# still move; its trials are running now, or its search stopped before its end and --resume (or a rerun) continues it
+# rebuilt from stored rows (raydim report): the key's search is not over, so its d90 and interval may still move;
+# a trial of it is running now, or its search stopped before its end and --resume (or a rerun) continues it
 UNFINISHED = "unfinished"
 
 

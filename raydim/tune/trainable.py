@@ -130,8 +130,8 @@ def fine_tune(config: dict[str, Any]) -> None:
             raise _Decided
 
     try:
-        train(train_config, data=data, on_start=on_start, on_epoch=on_epoch, on_step=progress_writer(config, train_config.epochs, started_at),
-              resume=resume, progress=False)
+        train(train_config, data=data, on_start=on_start, on_epoch=on_epoch,
+              on_step=progress_writer(config, train_config.epochs, started_at), resume=resume, progress=False)
     except _Decided:
         pass  # reported above: the trial has passed
     except TrainingDiverged as e:
@@ -180,7 +180,7 @@ def _run_facts(run: TrainResult) -> dict[str, Any]:
 
 
 def simulated_metric(config: dict[str, Any]) -> float:
-    """The metric of a trial request drawn from its key's :class:`SimulatedCurve` (a full fine-tune when ``d`` is None)."""
+    """The metric of a trial request drawn from its key's :class:`SimulatedCurve` (a full fine-tune: ``d`` None)."""
     curve = _simulated_curve(config)
     return curve.metric(config["d"], config["lr"], config["seed"])
 
