@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter
 
 from raydim.analysis.bounds import key_ids
 from raydim.analysis.scaling import GROUP, format_slope
-from raydim.store.d90 import latest_per_key
+from raydim.store.d90 import latest_per_key, unfinished
 from raydim.atomic import write_atomically
 
 
@@ -73,7 +73,8 @@ def _d_label(d: float, _position=None) -> str:
 
 def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | None:
     """d90 against parameter count, log-log, per (task, method, checkpoint): each d90 with its interval (an open
-    end drawn to the plot's edge), the fitted line, its slope with the slope's interval, and R²."""
+    end drawn to the plot's edge), the fitted line, its slope with the slope's interval, and R². A d90 whose
+    search is not over (flag ``unfinished``) is drawn hollow: it may still move."""
     found = latest_per_key(d90s.dropna(subset=["d90", "D"]))
     if found.empty:
         return None
@@ -86,6 +87,10 @@ def d90_vs_params(d90s: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path | 
         high = rows["d90_high"].astype(float).fillna(rows["d90"].astype(float) * 100)
         ax.errorbar(rows["D"], rows["d90"], yerr=[rows["d90"] - low, high - rows["d90"]], fmt="none",
                     ecolor=points.get_facecolor()[0], elinewidth=1, capsize=3)
+        moving = rows[rows["flags"].map(unfinished)]
+        if not moving.empty:
+            ax.scatter(moving["D"], moving["d90"], facecolors="white", edgecolors=points.get_facecolor()[0],
+                       zorder=4, label=f"{label}: search not over")
         fit = fits[(fits[GROUP] == pd.Series(group, index=GROUP)).all(axis=1)] if not fits.empty else fits
         if not fit.empty:
             f = fit.iloc[0]

@@ -64,3 +64,21 @@ def test_a_collapsed_trial_is_drawn_apart_from_the_curve(tmp_path, monkeypatch):
     said = next(ax for ax in drawn["figure"].axes if ":said" in ax.get_title())
     crosses = [c for c in said.collections if c.get_label() == "collapsed (set aside)"]
     assert len(crosses) == 1 and crosses[0].get_offsets().tolist() == [[400.0, pytest.approx(0.5505, abs=1e-4)]]
+
+
+def test_a_d90_whose_search_is_not_over_is_drawn_hollow(tmp_path, monkeypatch):
+    """The largest model's search with its last trials running: its point is hollow, the others are not."""
+    from raydim.analysis import figures
+
+    rows = sorted(scaling_store(tmp_path / "all").rows(), key=lambda r: r.started_at)
+    running = [r for r in rows if r.experiment == "scaling-xl"][-3:]
+    store = ResultsStore(str(tmp_path / "now"))
+    store.write([r for r in rows if r not in running])
+    drawn = {}
+    monkeypatch.setattr(figures, "_save", lambda figure, path: drawn.setdefault("figure", figure) and path)
+    report = build_report(store)
+    figures.d90_vs_params(report.d90, report.scaling, tmp_path / "d.png")
+    [ax] = drawn["figure"].axes
+    [hollow] = [c for c in ax.collections if c.get_label().endswith("search not over")]
+    assert hollow.get_offsets().tolist() == [[1e9, pytest.approx(report.d90.set_index("experiment").loc[
+        "scaling-xl", "d90"])]]
