@@ -15,6 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 GLUE_DIR = Path(os.environ.get("RAYDIM_TEST_GLUE_DIR", REPO.parent / "shared" / "data" / "glue"))
 
 
+def repo_env() -> dict[str, str]:
+    """This environment with the checkout first on PYTHONPATH: what a subprocess needs to import raydim and tests."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never read or write the user's ~/.cache/raydim, nor inherit their data dir."""

@@ -10,7 +10,7 @@ from raydim.analysis.figures import step_positions
 from raydim.analysis.report import FIGURES
 from raydim.search import KeyTarget, SearchPolicy
 from raydim.store import ResultsStore
-from tests.analysis.stores import scaling_store
+from tests.analysis.stores import scaling_store, scaling_store_mid_search
 from tests.store.rows import simulated_rows
 from tests.store.test_d90 import CURVES, SAID, SETTINGS
 
@@ -70,10 +70,7 @@ def test_a_d90_whose_search_is_not_over_is_drawn_hollow(tmp_path, monkeypatch):
     """The largest model's search with its last trials running: its point is hollow, the others are not."""
     from raydim.analysis import figures
 
-    rows = sorted(scaling_store(tmp_path / "all").rows(), key=lambda r: r.started_at)
-    running = [r for r in rows if r.experiment == "scaling-xl"][-3:]
-    store = ResultsStore(str(tmp_path / "now"))
-    store.write([r for r in rows if r not in running])
+    store = scaling_store_mid_search(tmp_path / "now", tmp_path / "all")
     drawn = {}
     monkeypatch.setattr(figures, "_save", lambda figure, path: drawn.setdefault("figure", figure) and path)
     report = build_report(store)

@@ -12,7 +12,7 @@ from raydim.analysis import build_report, format_report
 from raydim.cli import main
 from raydim.store import ResultsStore
 from raydim.store.running import ProgressWriter
-from tests.analysis.stores import scaling_store
+from tests.analysis.stores import scaling_store, scaling_store_mid_search
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,6 @@ def test_figures_are_written_where_asked(storage, tmp_path, capsys):
 
 
 def test_bound_options_change_the_bound(storage):
-
     store = ResultsStore.at(str(storage))
     wide, tight = (build_report(store, "scaling-xl", bits=b).d90["bound"].iloc[0] for b in (8, 2))
     assert tight == pytest.approx(wide / 2, rel=0.05)
@@ -136,9 +135,7 @@ def test_a_collapsed_trial_that_was_never_rerun_says_so(capsys):
 def test_a_search_still_running_is_marked_in_the_table_and_the_scaling_fit(tmp_path, capsys):
     """The largest model's rows as they stood with its last trials running: its status says (unfinished), and so
     does the fit that uses it."""
-    rows = sorted(scaling_store(tmp_path / "all").rows(), key=lambda r: r.started_at)
-    running = [r for r in rows if r.experiment == "scaling-xl"][-3:]
-    ResultsStore(str(tmp_path / "now" / "raydim-store")).write([r for r in rows if r not in running])
+    scaling_store_mid_search(tmp_path / "now" / "raydim-store", tmp_path / "all")
     assert main(["report", "--storage", str(tmp_path / "now")]) == 0
     out = capsys.readouterr().out
     [xl] = [line for line in out.splitlines() if line.startswith("scaling-xl")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import time
 import pytest
 
 from tests.cli import assert_one_line_error
-from tests.conftest import REPO
+from tests.conftest import repo_env
 
 
 @pytest.mark.parametrize("address, message", [
@@ -35,7 +34,7 @@ def test_a_port_that_answers_but_is_not_ray_is_given_up_within_a_minute(tmp_path
     server = socket.create_server(("127.0.0.1", 0))
     threading.Thread(target=lambda: [server.accept() for _ in range(100)], daemon=True).start()
     address = f"127.0.0.1:{server.getsockname()[1]}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = repo_env()
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "raydim.cli", "search", "--data-dir", str(glue_dir), "--storage",
                            str(tmp_path), "--max-train-samples", "16", "--max-eval-samples", "16", "--address",

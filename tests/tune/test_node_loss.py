@@ -5,21 +5,19 @@ store holds every trial exactly once. The cluster needs a Ray of its own, so the
 
 import json
 import math
-import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 from raydim.store import ResultsStore
 from raydim.tune import load_searcher
+from tests.conftest import REPO, repo_env
 from tests.tune.test_tuner import SETTINGS, assert_found_true_d90
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_a_worker_removed_mid_trial_changes_no_d90_and_loses_no_row(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = repo_env()
     done = subprocess.run([sys.executable, "-m", "tests.tune.node_loss", str(tmp_path)], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -3,12 +3,10 @@ real local Ray, to a d90 table and a JSON file; stopped by Ctrl-C and resumed; a
 errors."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +14,7 @@ from raydim.store import ResultsStore
 from raydim.store.manifest import read_manifests
 
 from raydim.cli import main
+from tests.conftest import repo_env
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
 
 SPACE = """\
@@ -75,8 +74,7 @@ def test_ctrl_c_ends_with_the_keys_interrupted_and_the_raydim_resume_command(ray
     # driver publishes when that ends, and the search could finish before the signal lands
     running = tmp_path / "space.yaml"
     running.write_text(space.read_text().replace("max_trials: 16}", "max_trials: 16, early_stop: false}"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = repo_env()
     search = subprocess.Popen([sys.executable, "-m", "raydim.cli", "search", "--space", str(running), "--name", "ctrl-c",
                                "--storage", str(storage), "--address", ray_cluster, "--max-trials", "2",
                                "--epochs", "12"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

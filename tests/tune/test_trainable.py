@@ -1,7 +1,6 @@
 """The real trainable on a real local Ray: it reports every epoch with a checkpoint, and a trial that
 crashes after an epoch resumes from that checkpoint and ends where an uninterrupted one does."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from raydim.store.running import PassLevels
 from raydim.tune.template import PROGRESS
 from raydim.tune.trainable import CENSORED, pass_level
 from raydim.data.spec import DataSpec
+from tests.conftest import repo_env
 from tests.tiny import write_sentiment_task, write_tiny_model_dir
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import the tests
@@ -120,8 +120,7 @@ print("ended", flush=True)
 def test_a_stop_inside_a_weakref_callback_prints_no_traceback_and_other_errors_still_show(hook):
     """Seen in CI after a Ctrl-C: a trial worker's SIGTERM landed in a weakref callback, and its "Exception
     ignored" traceback reached the user's terminal. With the trial's hook only the real error is printed."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = repo_env()
     run = subprocess.run([sys.executable, "-c", STOP_IN_CALLBACK, hook], env=env, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0 and run.stdout == "ended\n", run.stderr

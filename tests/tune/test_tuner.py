@@ -4,7 +4,6 @@ stopped by Ctrl-C after a rerun and resumed, slots sized from the cluster."""
 import dataclasses
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from raydim.search.simulator import run_search as run_simulated
 from raydim.store import ResultsStore
 from raydim.tune import CURVES, D90Searcher, SearchSpec, load_searcher, run_search, simulated_trial, trial_slots
 from raydim.tune.tuner import final_results
+from tests.conftest import repo_env
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import the tests
 
@@ -96,8 +96,7 @@ def completed_in(folder: Path) -> int:
 
 
 def test_search_resumes_after_its_driver_is_killed(ray_cluster, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = repo_env()
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, ray_cluster, str(tmp_path)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
@@ -164,8 +163,7 @@ def test_resume_reruns_only_the_trials_in_flight_at_the_stop(ray_cluster, tmp_pa
     """Ctrl-C after a trial errored and the searcher reran it: --resume starts again only the trials that were
     running at the stop. The errored trial is not rerun, and every row stored before the stop is read back
     unchanged (its error stays an error)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = repo_env()
     folder = tmp_path / STARTS
     folder.mkdir()
     driver = subprocess.Popen([sys.executable, "-c", STOPPED_DRIVER, ray_cluster, str(tmp_path), str(folder)],
